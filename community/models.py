@@ -1,0 +1,106 @@
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser, BaseUserManager
+from django.db import models
+
+
+class UserManager(BaseUserManager):
+    """Users sign in with their e-mail address; there is no username."""
+
+    use_in_migrations = True
+
+    def _create_user(self, email, password, **extra_fields):
+        if not email:
+            raise ValueError("An e-mail address is required.")
+        user = self.model(email=self.normalize_email(email), **extra_fields)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_user(self, email, password=None, **extra_fields):
+        extra_fields.setdefault("is_staff", False)
+        extra_fields.setdefault("is_superuser", False)
+        return self._create_user(email, password, **extra_fields)
+
+    def create_superuser(self, email, password=None, **extra_fields):
+        extra_fields.setdefault("is_staff", True)
+        extra_fields.setdefault("is_superuser", True)
+        extra_fields.setdefault("role", User.Role.ADMIN)
+        return self._create_user(email, password, **extra_fields)
+
+
+class User(AbstractUser):
+    class Role(models.TextChoices):
+        VOLUNTEER = "volunteer", "Volunteer"
+        RESEARCHER = "researcher", "Researcher"
+        MODERATOR = "moderator", "Moderator"
+        ADMIN = "admin", "Admin"
+
+    username = None
+    first_name = None
+    last_name = None
+    email = models.EmailField("e-mail address", unique=True)
+    display_name = models.CharField(max_length=80, blank=True)
+    role = models.CharField(max_length=20, choices=Role.choices, default=Role.VOLUNTEER)
+
+    USERNAME_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+
+    objects = UserManager()
+
+    def __str__(self) -> str:
+        return self.display_name or self.email
+
+    @property
+    def is_moderator(self) -> bool:
+        return self.role in (self.Role.MODERATOR, self.Role.ADMIN)
+
+    @property
+    def is_platform_admin(self) -> bool:
+        return self.role == self.Role.ADMIN or self.is_superuser
+
+
+class Community(models.Model):
+    name = models.CharField(max_length=120, unique=True)
+    slug = models.SlugField(max_length=60, unique=True)
+    description = models.TextField(blank=True)
+    language = models.CharField(max_length=16, default="en", help_text="Main language (BCP 47 code).")
+    licence_name = models.CharField(max_length=60, default="CC BY 4.0")
+    licence_url = models.URLField(default="https://creativecommons.org/licenses/by/4.0/")
+    licence_version = models.PositiveIntegerField(
+        default=1,
+        help_text="Raise it when the data terms change: members accept the new version before contributing again.",
+    )
+    members = models.ManyToManyField(settings.AUTH_USER_MODEL, through="Membership", related_name="communities")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "communities"
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Membership(models.Model):
+    """A user's place in a community, with their acceptance of its data licence."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    community = models.ForeignKey(Community, on_delete=models.CASCADE, related_name="memberships")
+    joined_at = models.DateTimeField(auto_now_add=True)
+    licence_name = models.CharField(max_length=60, blank=True)
+    licence_version = models.PositiveIntegerField(null=True, blank=True)
+    licence_accepted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "community"], name="membership_unique_user_community")]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.community}"
+
+    @property
+    def has_current_licence(self) -> bool:
+        return (
+            self.licence_accepted_at is not None
+            and self.licence_version == self.community.licence_version
+            and self.licence_name == self.community.licence_name
+        )

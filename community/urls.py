@@ -1,0 +1,11 @@
+from django.urls import path
+
+from community import views
+
+app_name = "community"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("c/<slug:slug>/", views.community_page, name="detail"),
+    path("c/<slug:slug>/join/", views.community_join, name="join"),
+]

@@ -1,0 +1,1 @@
+"""evaluation: nothing yet (see DESIGN.md for what lands here)."""

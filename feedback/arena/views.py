@@ -1,0 +1,52 @@
+"""The arena's HTML pages: the arena itself and the vote (an htmx POST)."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+from django.views.decorators.vary import vary_on_headers
+
+from community.errors import RequestRejected
+from community.selectors import community_get, user_may_contribute
+from feedback.arena.services import battle_vote_cast
+from feedback.models import Battle
+
+TEMPLATE = "feedback/arena.html"
+
+
+@login_required
+def arena_page(request: HttpRequest, slug: str) -> HttpResponse:
+    community = community_get(slug=slug)
+    if not user_may_contribute(user=request.user, community=community):
+        messages.info(request, f"Accept the data licence of {community.name} to join its arena.")
+        return redirect(f"{reverse('community:join', args=[community.slug])}?next={request.path}")
+    return render(request, TEMPLATE, {"community": community, "winners": Battle.Winner.choices})
+
+
+@require_POST
+@vary_on_headers("HX-Request")
+def battle_vote(request: HttpRequest, battle_id: int) -> HttpResponse:
+    if not request.user.is_authenticated:
+        return _vote_rejected(request, "Log in to vote.", status=403)
+    try:
+        battle = battle_vote_cast(
+            judge=request.user,
+            battle_id=battle_id,
+            winner=request.POST.get("winner"),
+            idempotency_key=request.POST.get("idempotency_key"),
+        )
+    except RequestRejected as rejected:
+        return _vote_rejected(request, rejected.message, status=rejected.status_code)
+    except Http404:
+        return _vote_rejected(request, "No such battle among yours.", status=404)
+    if not request.htmx:
+        return redirect("feedback:arena", slug=battle.community.slug)
+    return render(request, f"{TEMPLATE}#vote_result", {"battle": battle})
+
+
+def _vote_rejected(request: HttpRequest, message: str, *, status: int) -> HttpResponse:
+    response = render(request, f"{TEMPLATE}#notice", {"message": message}, status=status)
+    response["HX-Reswap"] = "none"
+    return response

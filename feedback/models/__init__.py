@@ -1,0 +1,3 @@
+from feedback.models.arena import Battle, Conversation, Message
+
+__all__ = ["Battle", "Conversation", "Message"]

@@ -1,0 +1,113 @@
+"""The arena: conversations as message trees, and battles between two anonymous models.
+
+One arena conversation is one tree. The volunteer's first prompt is the root; each model's
+answer is a child of it. A follow-up prompt is stored once under each side's last answer,
+so each side keeps its own history, and a battle points at the two answers of its turn.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+
+
+class Conversation(models.Model):
+    community = models.ForeignKey("community.Community", on_delete=models.PROTECT, related_name="conversations")
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="conversations")
+    names_revealed_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the volunteer first saw which model was which."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Conversation {self.pk} in {self.community}"
+
+
+class Message(models.Model):
+    class Role(models.TextChoices):
+        USER = "user", "User"
+        ASSISTANT = "assistant", "Assistant"
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
+    parent = models.ForeignKey("self", on_delete=models.CASCADE, null=True, blank=True, related_name="children")
+    role = models.CharField(max_length=20, choices=Role.choices)
+    text = models.TextField(blank=True)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True, related_name="messages"
+    )
+    endpoint = models.ForeignKey(
+        "inference.ModelEndpoint", on_delete=models.PROTECT, null=True, blank=True, related_name="messages"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(role="user", endpoint__isnull=True) | Q(role="assistant", author__isnull=True)),
+                name="message_user_or_model_author",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.role}: {self.text[:40]}"
+
+
+class Battle(models.Model):
+    """One turn of an arena conversation, judged by the volunteer who wrote it."""
+
+    class Winner(models.TextChoices):
+        MODEL_A = "model_a", "A is better"
+        MODEL_B = "model_b", "B is better"
+        TIE = "tie", "Tie"
+        BOTH_BAD = "tie (bothbad)", "Both are bad"
+
+    class Status(models.TextChoices):
+        STREAMING = "streaming", "Answers streaming"
+        READY = "ready", "Waiting for a vote"
+        VOTED = "voted", "Voted"
+        ERRORED = "errored", "Errored"
+
+    community = models.ForeignKey("community.Community", on_delete=models.PROTECT, related_name="battles")
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="battles")
+    turn = models.PositiveSmallIntegerField(default=1)
+    judge = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="battles")
+    model_a = models.ForeignKey("inference.ModelEndpoint", on_delete=models.PROTECT, related_name="+")
+    model_b = models.ForeignKey("inference.ModelEndpoint", on_delete=models.PROTECT, related_name="+")
+    answer_a = models.OneToOneField(Message, on_delete=models.PROTECT, related_name="+")
+    answer_b = models.OneToOneField(Message, on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.STREAMING)
+    error = models.TextField(blank=True)
+    winner = models.CharField(max_length=20, choices=Winner.choices, blank=True)
+    is_blind = models.BooleanField(
+        default=True,
+        help_text="False when the vote came after the names were shown or an answer named its own model.",
+    )
+    language = models.CharField(max_length=16, blank=True)
+    vote_idempotency_key = models.UUIDField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    voted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(model_a=F("model_b")), name="battle_two_different_models"),
+            models.CheckConstraint(
+                condition=Q(winner="") | Q(winner__in=["model_a", "model_b", "tie", "tie (bothbad)"]),
+                name="battle_winner_known",
+            ),
+            models.CheckConstraint(
+                condition=(Q(status="voted") & ~Q(winner="")) | (~Q(status="voted") & Q(winner="")),
+                name="battle_winner_iff_voted",
+            ),
+            models.UniqueConstraint(
+                fields=["judge", "vote_idempotency_key"], name="battle_unique_vote_key_per_judge"
+            ),
+        ]
+        indexes = [models.Index(fields=["community", "status"])]
+
+    def __str__(self) -> str:
+        return f"Battle {self.pk}: {self.model_a} vs {self.model_b}"

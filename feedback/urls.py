@@ -1,0 +1,10 @@
+from django.urls import path
+
+from feedback.arena import views as arena_views
+
+app_name = "feedback"
+
+urlpatterns = [
+    path("c/<slug:slug>/arena/", arena_views.arena_page, name="arena"),
+    path("arena/battles/<int:battle_id>/vote/", arena_views.battle_vote, name="battle_vote"),
+]

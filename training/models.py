@@ -1,0 +1,1 @@
+"""training: nothing yet (see DESIGN.md for what lands here)."""
