@@ -24,7 +24,7 @@ def markdown_to_safe_html(text: str) -> str:
     """Render Markdown to HTML that is safe to put into a page as it is."""
     html = _markdown.render(text)
     return nh3.clean(
-        html,
+        html.strip(),
         tags=_ALLOWED_TAGS,
         attributes=_ALLOWED_ATTRIBUTES,
         url_schemes={"http", "https", "mailto"},
