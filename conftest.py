@@ -1,10 +1,12 @@
 """Fixtures shared by the tests of every app and the end-to-end tests."""
 
+import socket
 from collections.abc import Iterator
 
 import pytest
 from starlette.applications import Starlette
 
+from inference.tests.fake_endpoints import fake_endpoints_app_create
 from inference.tests.live_server import asgi_served
 
 
@@ -29,3 +31,25 @@ def model_server_url(model_server_app: Starlette) -> Iterator[str]:
     """Base URL, ending in /v1, of the model server running in a background thread for the session."""
     with asgi_served(model_server_app) as url:
         yield f"{url}/v1"
+
+
+@pytest.fixture(scope="session")
+def fake_endpoints_app() -> Starlette:
+    """Fakes of external model servers; `app.state.last_request` holds the last chat request's headers and body."""
+    return fake_endpoints_app_create()
+
+
+@pytest.fixture(scope="session")
+def fake_endpoints_url(fake_endpoints_app: Starlette) -> Iterator[str]:
+    """Where the fakes run: `{url}/{behaviour}/v1` is a base URL (behaviours in inference/tests/fake_endpoints.py)."""
+    with asgi_served(fake_endpoints_app) as url:
+        yield url
+
+
+@pytest.fixture
+def closed_port_url() -> str:
+    """A base URL where nothing listens: the port was free a moment ago and was closed again."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}/v1"

@@ -10,7 +10,8 @@ import asyncio
 import logging
 import secrets
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,7 +99,7 @@ class LoadedModel:
         self.model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32, local_files_only=True).eval()
         self.context_length: int = self.model.config.max_position_embeddings
         eos = self.model.generation_config.eos_token_id
-        self.eos_token_ids: frozenset[int] = frozenset(eos if isinstance(eos, list) else [] if eos is None else [eos])
+        self.eos_token_ids: frozenset[int] = frozenset([eos] if isinstance(eos, int) else eos or [])
         # The Rust tokenizer may refuse to be used from two threads at once ("Already borrowed"),
         # and every generation thread decodes; a lock held per call costs microseconds.
         self.tokenizer_lock = threading.Lock()
@@ -110,9 +111,16 @@ class LoadedModel:
         """How many generation threads are working on this model right now."""
         return self._running
 
-    def generation_count_change(self, change: int) -> None:
+    @contextmanager
+    def generation_running(self) -> Iterator[None]:
+        """Count the calling generation thread in `running_generations` while the block runs."""
         with self._running_lock:
-            self._running += change
+            self._running += 1
+        try:
+            yield
+        finally:
+            with self._running_lock:
+                self._running -= 1
 
     def chat_generation(self, messages: list[dict[str, str]], sampling: SamplingSettings) -> "ChatGeneration":
         """Prepare the answer to `messages`; raise PromptInvalid if the model cannot take them."""
@@ -174,7 +182,6 @@ class ChatGeneration:
         thread = threading.Thread(
             target=self._generate, args=(deliver,), name=f"generate-{self._model.model_id}", daemon=True
         )
-        self._model.generation_count_change(+1)
         thread.start()
         stop_filter = StopStringFilter(self._sampling.stop)
         try:
@@ -197,32 +204,30 @@ class ChatGeneration:
 
     def _generate(self, deliver: Callable[[str | Exception | None], None]) -> None:
         """The worker thread: run `generate`, passing decoded text to `deliver`, then None."""
-        try:
-            streamer = _DeliveringStreamer(self._model, deliver)
-            logits_processor = LogitsProcessorList()
-            if self._sampling.temperature > 0:
-                logits_processor.append(
-                    SeededNucleusSampler(self._sampling.temperature, self._sampling.top_p, self._sampling.seed)
-                )
-            with torch.inference_mode():
-                output = self._model.model.generate(
-                    input_ids=self._prompt_ids,
-                    attention_mask=torch.ones_like(self._prompt_ids),
-                    max_new_tokens=self._max_new_tokens,
-                    do_sample=False,
-                    logits_processor=logits_processor,
-                    stopping_criteria=StoppingCriteriaList([_StopRequested(self._stop_requested)]),
-                    streamer=streamer,
-                )
-            new_tokens = output[0, self.prompt_tokens :].tolist()
-            self.completion_tokens = len(new_tokens)
-            self._last_token_is_eos = bool(new_tokens) and new_tokens[-1] in self._model.eos_token_ids
-            deliver(None)
-        except Exception as error:  # handed to the reader, which reports it to the client
-            deliver(error)
-            deliver(None)
-        finally:
-            self._model.generation_count_change(-1)
+        logits_processor = LogitsProcessorList()
+        if self._sampling.temperature > 0:
+            logits_processor.append(
+                SeededNucleusSampler(self._sampling.temperature, self._sampling.top_p, self._sampling.seed)
+            )
+        with self._model.generation_running():
+            try:
+                with torch.inference_mode():
+                    output = self._model.model.generate(
+                        input_ids=self._prompt_ids,
+                        attention_mask=torch.ones_like(self._prompt_ids),
+                        max_new_tokens=self._max_new_tokens,
+                        do_sample=False,
+                        logits_processor=logits_processor,
+                        stopping_criteria=StoppingCriteriaList([_StopRequested(self._stop_requested)]),
+                        streamer=_DeliveringStreamer(self._model, deliver),
+                    )
+            except Exception as error:  # handed to the reader, which reports it to the client
+                deliver(error)
+            else:
+                new_tokens = output[0, self.prompt_tokens :].tolist()
+                self.completion_tokens = len(new_tokens)
+                self._last_token_is_eos = bool(new_tokens) and new_tokens[-1] in self._model.eos_token_ids
+        deliver(None)
 
 
 class SeededNucleusSampler(LogitsProcessor):

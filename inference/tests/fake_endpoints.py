@@ -1,7 +1,19 @@
-"""Fakes of external model servers (the ones we do not run), for the client's failure paths.
+"""Fakes of external model servers (the ones we do not run), for failure paths.
 
 One app serves every behaviour under its own prefix: `{server}/{behaviour}/v1` is a base URL
-that behaves like a well-formed, broken or slow OpenAI-compatible server.
+that behaves like a well-formed, broken or slow OpenAI-compatible server:
+
+    ok            a well-formed stream answering "Hello world"; /models lists "alpha" and "beta"
+    slow-start    the same, after FAKE_STALL_SECONDS without a byte
+    stalls        one token, then only keep-alive comments
+    cut-off       one token, then the stream ends without a finish
+    empty         a stream with no events at all
+    html          200 with a web page instead of a stream
+    not-json      a stream whose data is plain text
+    no-choices    a stream of JSON objects that are not completion chunks
+    error-event   one token, then an OpenAI error object in the stream
+    server-error  HTTP 500
+    unauthorized  HTTP 401 with an OpenAI error object
 """
 
 import asyncio

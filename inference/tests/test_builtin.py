@@ -22,10 +22,11 @@ def prepared_folder() -> Path:
 def test_prepare_is_idempotent(prepared_folder: Path) -> None:
     weights = prepared_folder / "model.safetensors"
     written_at = weights.stat().st_mtime_ns
+    entries = sorted(path.name for path in settings.MODELS_DIR.iterdir())
 
     assert builtin_model_prepare(settings.MODELS_DIR) == prepared_folder == settings.MODELS_DIR / BUILTIN_MODEL_ID
     assert weights.stat().st_mtime_ns == written_at
-    assert not [path.name for path in settings.MODELS_DIR.iterdir() if path.name.startswith(f".{BUILTIN_MODEL_ID}")]
+    assert sorted(path.name for path in settings.MODELS_DIR.iterdir()) == entries
 
 
 @pytest.mark.parametrize(

@@ -10,15 +10,18 @@ from inference.models import ModelEndpoint
 BUILTIN_MODEL = "SmolLM2-135M-Instruct"
 
 DEMO_ENDPOINTS = [
+    # The 4-bit 135M model is sensitive to its system prompt: these two keep its answers sound.
     {
         "name": "SmolLM2 · precise",
-        "system_prompt": "You are a precise assistant. Answer briefly and factually.",
+        "system_prompt": "You are a helpful assistant. Answer briefly and factually.",
         "temperature": 0.2,
+        "top_p": 1.0,
     },
     {
-        "name": "SmolLM2 · creative",
-        "system_prompt": "You are a friendly, creative assistant. Answer warmly and give an example.",
-        "temperature": 0.9,
+        "name": "SmolLM2 · lively",
+        "system_prompt": "You are a helpful AI assistant.",
+        "temperature": 0.7,
+        "top_p": 0.9,
     },
 ]
 
