@@ -78,15 +78,20 @@ session["_auth_user_hash"] = user.get_session_auth_hash()
 session.create()
 print(session.session_key)
 """
-    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, check=True, capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, env=env, check=True, capture_output=True, text=True
+    )
     return result.stdout.strip().splitlines()[-1]
 
 
 async def direct_round(client: httpx.AsyncClient, model_url: str, prompt: str, max_tokens: int) -> list[dict]:
     async def one_side() -> dict:
         body = {
-            "model": MODEL, "messages": [{"role": "user", "content": prompt}], "stream": True,
-            "temperature": 0.0, "max_tokens": max_tokens,
+            "model": MODEL,
+            "messages": [{"role": "user", "content": prompt}],
+            "stream": True,
+            "temperature": 0.0,
+            "max_tokens": max_tokens,
         }
         start = time.perf_counter()
         first = last = None
@@ -172,12 +177,25 @@ def main() -> None:
         session = platform_prepare(env, args.max_tokens)
         processes = [
             subprocess.Popen(
-                [sys.executable, "manage.py", "serve_models", "--port", str(model_port)], cwd=ROOT, env=env,
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                [sys.executable, "manage.py", "serve_models", "--port", str(model_port)],
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
             ),
             subprocess.Popen(
-                [sys.executable, "-m", "uvicorn", "config.asgi:application", "--port", str(web_port), "--log-level",
-                 "warning"], cwd=ROOT, env=env,
+                [
+                    sys.executable,
+                    "-m",
+                    "uvicorn",
+                    "config.asgi:application",
+                    "--port",
+                    str(web_port),
+                    "--log-level",
+                    "warning",
+                ],
+                cwd=ROOT,
+                env=env,
             ),
         ]
         try:
@@ -185,8 +203,11 @@ def main() -> None:
             wait_http(f"http://127.0.0.1:{web_port}/")
             asyncio.run(
                 measure(
-                    f"http://127.0.0.1:{model_port}/v1", f"ws://127.0.0.1:{web_port}/ws/arena/bench/", session,
-                    args.rounds, args.max_tokens,
+                    f"http://127.0.0.1:{model_port}/v1",
+                    f"ws://127.0.0.1:{web_port}/ws/arena/bench/",
+                    session,
+                    args.rounds,
+                    args.max_tokens,
                 )
             )
         finally:

@@ -33,7 +33,9 @@ def community_join(request: HttpRequest, slug: str) -> HttpResponse:
         next_url = ""
     if request.method == "POST":
         membership_accept_licence(user=request.user, community=community)
-        messages.success(request, f"Welcome to {community.name}. Your contributions are shared under {community.licence_name}.")
+        messages.success(
+            request, f"Welcome to {community.name}. Your contributions are shared under {community.licence_name}."
+        )
         if next_url:
             return redirect(next_url)
         return redirect("feedback:arena", slug=community.slug)

@@ -2,5 +2,5 @@ from django.apps import AppConfig
 
 
 class InferenceConfig(AppConfig):
-    default_auto_field = 'django.db.models.BigAutoField'
-    name = 'inference'
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "inference"

@@ -21,8 +21,14 @@ def open_commons(model_server_url):
         ("SmolLM2 · helpful", "You are a helpful AI assistant."),
     ]:
         ModelEndpoint.objects.create(
-            name=name, kind=ModelEndpoint.Kind.OPENAI, base_url=model_server_url, model_id=BUILTIN,
-            system_prompt=system_prompt, temperature=0.0, max_tokens=24, community=community,
+            name=name,
+            kind=ModelEndpoint.Kind.OPENAI,
+            base_url=model_server_url,
+            model_id=BUILTIN,
+            system_prompt=system_prompt,
+            temperature=0.0,
+            max_tokens=24,
+            community=community,
         )
     return community
 

@@ -48,9 +48,7 @@ def arena_pair_draw(*, community: Community) -> tuple[ModelEndpoint, ModelEndpoi
     return pair[0], pair[1]
 
 
-def battle_start(
-    *, judge: User, community: Community, prompt_text: object, conversation_id: object = None
-) -> Battle:
+def battle_start(*, judge: User, community: Community, prompt_text: object, conversation_id: object = None) -> Battle:
     """Start a turn: a new battle in a new conversation, or the next turn of an existing one.
 
     A follow-up continues from the last turn whose answers completed, with the same two
@@ -66,9 +64,12 @@ def battle_start(
         previous = conversation_last_battle(conversation=conversation)
         if previous is not None and previous.status == Battle.Status.STREAMING:
             raise Conflict("The answers to your last prompt are still coming in.")
-        previous = conversation.battles.filter(status__in=[Battle.Status.READY, Battle.Status.VOTED]).order_by(
-            "-turn"
-        ).select_related("model_a", "model_b", "answer_a", "answer_b").first()
+        previous = (
+            conversation.battles.filter(status__in=[Battle.Status.READY, Battle.Status.VOTED])
+            .order_by("-turn")
+            .select_related("model_a", "model_b", "answer_a", "answer_b")
+            .first()
+        )
         if previous is not None and previous.turn >= settings.ARENA_MAX_TURNS:
             raise RequestRejected(f"A battle has at most {settings.ARENA_MAX_TURNS} turns. Start a new battle.")
 

@@ -56,11 +56,20 @@ def chat_messages_for(*, answer: Message, endpoint: ModelEndpoint) -> list[dict[
     return messages
 
 
+def turn_requests(*, battle: Battle) -> dict[str, list[dict[str, str]]]:
+    """Both sides' message lists, built in one go (one trip to the database thread)."""
+    return {
+        "a": chat_messages_for(answer=battle.answer_a, endpoint=battle.model_a),
+        "b": chat_messages_for(answer=battle.answer_b, endpoint=battle.model_b),
+    }
+
+
 async def battle_turn_stream(*, battle: Battle, client: httpx.AsyncClient | None = None) -> AsyncIterator[ArenaEvent]:
     """Run both sides of `battle` and yield what happens. Cancelling the iteration (the
     volunteer left) stops both requests and marks the battle errored."""
     events: asyncio.Queue[ArenaEvent] = asyncio.Queue()
-    sides = {"a": (battle.model_a, battle.answer_a_id), "b": (battle.model_b, battle.answer_b_id)}
+    endpoints = {"a": battle.model_a, "b": battle.model_b}
+    requests = await sync_to_async(turn_requests)(battle=battle)
     errors: dict[str, str] = {}
 
     async def run_side(side: str) -> None:
@@ -75,14 +84,12 @@ async def battle_turn_stream(*, battle: Battle, client: httpx.AsyncClient | None
             await events.put(SideFailed(side, errors[side]))
 
     async def stream_side(side: str) -> None:
-        endpoint, answer_id = sides[side]
-        answer = await Message.objects.aget(pk=answer_id)
-        messages = await sync_to_async(chat_messages_for)(answer=answer, endpoint=endpoint)
+        endpoint = endpoints[side]
         parts: list[str] = []
         async for token in chat_stream(
             base_url=endpoint.url,
             model=endpoint.model_id,
-            messages=messages,
+            messages=requests[side],
             temperature=endpoint.temperature,
             top_p=endpoint.top_p,
             max_tokens=endpoint.max_tokens,
@@ -98,7 +105,7 @@ async def battle_turn_stream(*, battle: Battle, client: httpx.AsyncClient | None
         await sync_to_async(services.battle_answer_record)(battle=battle, side=side, text=text)
         await events.put(SideFinished(side, text))
 
-    tasks = [asyncio.create_task(run_side(side)) for side in sides]
+    tasks = [asyncio.create_task(run_side(side)) for side in endpoints]
     try:
         finished = 0
         while finished < len(tasks):

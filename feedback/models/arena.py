@@ -103,9 +103,7 @@ class Battle(models.Model):
                 condition=(Q(status="voted") & ~Q(winner="")) | (~Q(status="voted") & Q(winner="")),
                 name="battle_winner_iff_voted",
             ),
-            models.UniqueConstraint(
-                fields=["judge", "vote_idempotency_key"], name="battle_unique_vote_key_per_judge"
-            ),
+            models.UniqueConstraint(fields=["judge", "vote_idempotency_key"], name="battle_unique_vote_key_per_judge"),
         ]
         indexes = [models.Index(fields=["community", "status"])]
 

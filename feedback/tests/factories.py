@@ -39,4 +39,11 @@ def battle_ready(*, judge=None, community=None, text_a="Answer A", text_b="Answe
     return services.battle_complete(battle=battle, errors={})
 
 
-__all__ = ["CommunityFactory", "MembershipFactory", "ModelEndpointFactory", "UserFactory", "arena_setup", "battle_ready"]
+__all__ = [
+    "CommunityFactory",
+    "MembershipFactory",
+    "ModelEndpointFactory",
+    "UserFactory",
+    "arena_setup",
+    "battle_ready",
+]

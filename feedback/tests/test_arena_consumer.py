@@ -71,14 +71,14 @@ async def test_a_turn_streams_both_answers_and_stores_them(real_arena):
 
     battle = await Battle.objects.select_related("answer_a", "answer_b", "model_a", "model_b").aget()
     assert battle.status == Battle.Status.READY
-    assert 'id="conversation-field" name="conversation" value="%d"' % battle.conversation_id in fragments[0]
+    assert f'id="conversation-field" name="conversation" value="{battle.conversation_id}"' in fragments[0]
     assert '<div class="bubble prompt"><p>What is the capital of France?</p></div>' in fragments[0]
     token_fragments = [f for f in fragments if TOKEN.match(f)]
     assert len(token_fragments) >= 4  # streamed token by token, not in one piece
     assert streamed_text(fragments, "a") == battle.answer_a.text != ""
     assert streamed_text(fragments, "b") == battle.answer_b.text != ""
     assert f'id="answer-a-{battle.pk}" class="bubble answer"' in "".join(fragments)
-    assert fragments[-1].count('hx-post="/arena/battles/%d/vote/"' % battle.pk) == 4
+    assert fragments[-1].count(f'hx-post="/arena/battles/{battle.pk}/vote/"') == 4
     assert battle.model_a.name not in "".join(fragments)  # names stay hidden until the vote
     assert battle.model_b.name not in "".join(fragments)
 

@@ -64,8 +64,12 @@ class TestBattleStart:
 
     @pytest.mark.parametrize(
         ("prompt", "message"),
-        [("", "Write a prompt first."), ("   \n ", "Write a prompt first."), (None, "Write a prompt first."),
-         (["x"], "Write a prompt first.")],
+        [
+            ("", "Write a prompt first."),
+            ("   \n ", "Write a prompt first."),
+            (None, "Write a prompt first."),
+            (["x"], "Write a prompt first."),
+        ],
     )
     def test_empty_prompt_is_rejected_and_nothing_is_written(self, prompt, message):
         community, judge, _, _ = arena_setup()
@@ -117,7 +121,9 @@ class TestBattleStart:
         other = MembershipFactory(community=first_turn.community).user
         with pytest.raises(Http404):
             services.battle_start(
-                judge=other, community=first_turn.community, prompt_text="Mine now",
+                judge=other,
+                community=first_turn.community,
+                prompt_text="Mine now",
                 conversation_id=first_turn.conversation_id,
             )
 
@@ -134,7 +140,9 @@ class TestBattleStart:
         first_turn = battle_ready()
         with pytest.raises(RequestRejected, match="at most 1 turns"):
             services.battle_start(
-                judge=first_turn.judge, community=first_turn.community, prompt_text="More",
+                judge=first_turn.judge,
+                community=first_turn.community,
+                prompt_text="More",
                 conversation_id=first_turn.conversation_id,
             )
 
@@ -165,8 +173,15 @@ class TestVote:
     def test_vote_is_recorded_and_reveals_names(self):
         battle = battle_ready()
         key = uuid.uuid4()
-        voted = services.battle_vote_cast(judge=battle.judge, battle_id=battle.pk, winner="model_b", idempotency_key=key)
-        assert (voted.status, voted.winner, voted.is_blind, voted.vote_idempotency_key) == ("voted", "model_b", True, key)
+        voted = services.battle_vote_cast(
+            judge=battle.judge, battle_id=battle.pk, winner="model_b", idempotency_key=key
+        )
+        assert (voted.status, voted.winner, voted.is_blind, voted.vote_idempotency_key) == (
+            "voted",
+            "model_b",
+            True,
+            key,
+        )
         assert voted.voted_at is not None
         assert Conversation.objects.get(pk=battle.conversation_id).names_revealed_at == voted.voted_at
 
@@ -212,8 +227,12 @@ class TestVote:
 
     @pytest.mark.parametrize(
         ("winner", "key", "message"),
-        [("model_c", uuid.uuid4(), "Choose A, B, tie or both bad."), ("", uuid.uuid4(), "Choose A, B, tie or both bad."),
-         ("tie", "not-a-uuid", "The vote has no valid idempotency key (a UUID)."), ("tie", None, "The vote has no valid idempotency key (a UUID).")],
+        [
+            ("model_c", uuid.uuid4(), "Choose A, B, tie or both bad."),
+            ("", uuid.uuid4(), "Choose A, B, tie or both bad."),
+            ("tie", "not-a-uuid", "The vote has no valid idempotency key (a UUID)."),
+            ("tie", None, "The vote has no valid idempotency key (a UUID)."),
+        ],
     )
     def test_bad_vote_input_is_rejected(self, winner, key, message):
         battle = battle_ready()
@@ -234,7 +253,9 @@ class TestVote:
         battle.community.licence_version = 2
         battle.community.save()
         with pytest.raises(NotAllowed):
-            services.battle_vote_cast(judge=battle.judge, battle_id=battle.pk, winner="tie", idempotency_key=uuid.uuid4())
+            services.battle_vote_cast(
+                judge=battle.judge, battle_id=battle.pk, winner="tie", idempotency_key=uuid.uuid4()
+            )
         assert Battle.objects.get(pk=battle.pk).status == "ready"
 
     def test_cannot_vote_while_streaming_or_after_an_error(self):

@@ -107,16 +107,20 @@ class TestBattleApi:
         assert (before.json()["model_a"], before.json()["status"]) == (None, "ready")
         key = str(uuid.uuid4())
         response = client.post(
-            f"/api/v1/battles/{battle.pk}/vote/", {"winner": "model_b", "idempotency_key": key},
-            content_type="application/json", **auth,
+            f"/api/v1/battles/{battle.pk}/vote/",
+            {"winner": "model_b", "idempotency_key": key},
+            content_type="application/json",
+            **auth,
         )
         assert response.status_code == 200
         body = response.json()
         assert (body["winner"], body["status"], body["is_blind"]) == ("model_b", "voted", True)
         assert (body["model_a"], body["model_b"]) == (battle.model_a.name, battle.model_b.name)
         replay = client.post(
-            f"/api/v1/battles/{battle.pk}/vote/", {"winner": "model_b", "idempotency_key": key},
-            content_type="application/json", **auth,
+            f"/api/v1/battles/{battle.pk}/vote/",
+            {"winner": "model_b", "idempotency_key": key},
+            content_type="application/json",
+            **auth,
         )
         assert replay.status_code == 200
         assert replay.json() == body
@@ -126,7 +130,9 @@ class TestBattleApi:
         client.force_login(battle.judge)
         url = f"/api/v1/battles/{battle.pk}/vote/"
         client.post(url, {"winner": "tie", "idempotency_key": str(uuid.uuid4())}, content_type="application/json")
-        response = client.post(url, {"winner": "model_a", "idempotency_key": str(uuid.uuid4())}, content_type="application/json")
+        response = client.post(
+            url, {"winner": "model_a", "idempotency_key": str(uuid.uuid4())}, content_type="application/json"
+        )
         assert response.status_code == 409
         assert response.json() == {"detail": "You already voted on this battle."}
 
@@ -148,7 +154,8 @@ class TestBattleApi:
         expected = 401 if role == "anonymous" else 404
         assert client.get(f"/api/v1/battles/{battle.pk}/").status_code == expected
         response = client.post(
-            f"/api/v1/battles/{battle.pk}/vote/", {"winner": "tie", "idempotency_key": str(uuid.uuid4())},
+            f"/api/v1/battles/{battle.pk}/vote/",
+            {"winner": "tie", "idempotency_key": str(uuid.uuid4())},
             content_type="application/json",
         )
         assert response.status_code == expected

@@ -14,6 +14,8 @@ that behaves like a well-formed, broken or slow OpenAI-compatible server:
     error-event   one token, then an OpenAI error object in the stream
     server-error  HTTP 500
     unauthorized  HTTP 401 with an OpenAI error object
+    hostile       a well-formed stream whose answer carries script, event handlers and
+                  javascript: links (HOSTILE_ANSWER), for the safe-rendering tests
 """
 
 import asyncio
@@ -82,6 +84,21 @@ async def _error_event() -> AsyncIterator[str]:
     yield 'data: {"error": {"message": "CUDA out of memory.", "type": "server_error"}}\n\n'
 
 
+HOSTILE_ANSWER = (
+    "Look: <script>window.pwned = 'script'</script> "
+    '<img src="x" onerror="window.pwned = \'img\'"> '
+    "[click me](javascript:window.pwned='markdown-link') "
+    "<a href=\"javascript:window.pwned='raw-link'\">raw link</a>"
+)
+
+
+async def _hostile() -> AsyncIterator[str]:
+    for start in range(0, len(HOSTILE_ANSWER), 7):  # split mid-tag, as tokens would
+        yield _chunk(HOSTILE_ANSWER[start : start + 7], role="assistant" if start == 0 else None)
+    yield _chunk(None, finish_reason="stop")
+    yield "data: [DONE]\n\n"
+
+
 async def _nothing() -> AsyncIterator[str]:
     return
     yield  # an async generator that ends at once
@@ -108,6 +125,7 @@ async def chat_completions(request: Request) -> Response:
         "no-choices": _no_choices,
         "error-event": _error_event,
         "empty": _nothing,
+        "hostile": _hostile,
     }
     return _sse(events[behaviour]())
 

@@ -58,4 +58,6 @@ class Command(BaseCommand):
         admin = User.objects.filter(email=admin_email).first()
         if admin is None:
             User.objects.create_superuser(email=admin_email, password=admin_password, display_name="Demo admin")
-        self.stdout.write(f"Demo community '{community.slug}' with {community.endpoints.count()} endpoints; admin {admin_email}.")
+        self.stdout.write(
+            f"Demo community '{community.slug}' with {community.endpoints.count()} endpoints; admin {admin_email}."
+        )
