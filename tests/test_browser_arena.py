@@ -68,7 +68,7 @@ def test_sign_up_join_stream_vote_and_see_the_names(page, platform_url, open_com
     expect(page.locator("#vote-bar button.vote").first).to_be_disabled()
     expect(page.locator("#send-button")).to_be_disabled()
 
-    a_better = page.get_by_role("button", name="A is better")
+    a_better = page.locator("#vote-bar button.vote").first
     expect(a_better).to_be_enabled(timeout=60_000)
     expect(page.locator(".bubble.answer.streaming")).to_have_count(0)
     expect(page.locator("#name-a")).to_have_text("Model A")  # still anonymous
@@ -79,11 +79,27 @@ def test_sign_up_join_stream_vote_and_see_the_names(page, platform_url, open_com
 
     a_better.click()
     expect(page.locator("#vote-bar")).to_contain_text("You voted: A is better")
-    battle = Battle.objects.select_related("model_a", "model_b", "judge").get()
+    battle = Battle.objects.select_related("model_a", "model_b", "judge").get()  # exactly one
+    assert (battle.judge.email, battle.winner, battle.status, battle.turn) == ("ada@example.org", "model_a", "voted", 1)
+    assert battle.is_blind is True
     expect(page.locator("#name-a")).to_have_text(f"A · {battle.model_a.name}")
     expect(page.locator("#name-b")).to_have_text(f"B · {battle.model_b.name}")
     screenshot(page, "arena-voted")
 
-    assert Battle.objects.count() == 1
-    assert (battle.judge.email, battle.winner, battle.status, battle.turn) == ("ada@example.org", "model_a", "voted", 1)
+    # A follow-up in the same conversation, voted with the keyboard: stored, but not blind.
+    page.fill("#prompt-input", "And of Germany?")
+    page.keyboard.press("Enter")
+    expect(page.locator("#vote-bar button.vote").nth(1)).to_be_enabled(timeout=60_000)
+    expect(page.locator("#vote-bar")).to_contain_text("This vote is not blind")
+    page.locator("body").press("2")
+    expect(page.locator("#vote-bar")).to_contain_text("You voted: B is better")
+    expect(page.locator(".turn")).to_have_count(4)  # two turns in each pane
+    screenshot(page, "arena-second-turn")
+    follow_up = Battle.objects.get(turn=2)
+    assert (follow_up.winner, follow_up.is_blind, follow_up.conversation_id) == (
+        "model_b",
+        False,
+        battle.conversation_id,
+    )
+    assert Battle.objects.count() == 2
     assert User.objects.get(email="ada@example.org").role == "volunteer"
