@@ -19,7 +19,19 @@ _ERROR_BODY_CHARS = 200
 
 
 class EndpointError(Exception):
-    """A model endpoint failed; `str()` is a message for volunteers."""
+    """A model endpoint failed. `str()` says what went wrong in plain words, naming the server
+    for admins; `for_volunteers()` says the same without the server's address, which volunteers
+    do not need and which could tell them which model they are judging."""
+
+    def __init__(self, message: str, *, server: str = ""):
+        super().__init__(message)
+        self.server = server
+
+    def for_volunteers(self) -> str:
+        text = str(self)
+        if self.server:
+            text = text.replace(f" at {self.server}", "").replace(f" address {self.server}", " address")
+        return text
 
 
 class EndpointUnavailable(EndpointError):
@@ -91,8 +103,10 @@ async def chat_stream(
                     yield text
     if not is_finished:
         if is_answering:
-            raise EndpointBadResponse(f"The model server at {server} stopped in the middle of the answer.")
-        raise EndpointBadResponse(f"The model server at {server} ended the stream without an answer.")
+            raise EndpointBadResponse(
+                f"The model server at {server} stopped in the middle of the answer.", server=server
+            )
+        raise EndpointBadResponse(f"The model server at {server} ended the stream without an answer.", server=server)
 
 
 async def endpoint_check(
@@ -108,12 +122,14 @@ async def endpoint_check(
     try:
         return [str(entry["id"]) for entry in response.json()["data"]]
     except (ValueError, KeyError, TypeError):
-        raise EndpointBadResponse(f"The model server at {server} sent something that is not a model list.") from None
+        raise EndpointBadResponse(
+            f"The model server at {server} sent something that is not a model list.", server=server
+        ) from None
 
 
 def _chunk_parse(data: str, server: str) -> tuple[str, bool]:
     """The text in one `chat.completion.chunk`, and whether it is the last one."""
-    not_a_stream = EndpointBadResponse(_not_a_stream(server))
+    not_a_stream = EndpointBadResponse(_not_a_stream(server), server=server)
     try:
         chunk = json.loads(data)
     except ValueError:
@@ -122,7 +138,7 @@ def _chunk_parse(data: str, server: str) -> tuple[str, bool]:
         raise not_a_stream
     if "error" in chunk:
         reason = _error_text(chunk) or "no reason given"
-        raise EndpointUnavailable(f"The model server at {server} failed while answering ({reason}).")
+        raise EndpointUnavailable(f"The model server at {server} failed while answering ({reason}).", server=server)
     choices = chunk.get("choices")
     if not isinstance(choices, list):
         raise not_a_stream
@@ -152,21 +168,29 @@ def _errors_translated(server: str, timeout: float) -> Iterator[None]:
     try:
         yield
     except SSEError as error:  # a 200 response that is not text/event-stream (an HTML page, JSON)
-        raise EndpointBadResponse(_not_a_stream(server)) from error
+        raise EndpointBadResponse(_not_a_stream(server), server=server) from error
     except httpx.ConnectTimeout as error:
-        raise EndpointUnavailable(f"The model server at {server} did not answer within {timeout:g} s.") from error
+        raise EndpointUnavailable(
+            f"The model server at {server} did not answer within {timeout:g} s.", server=server
+        ) from error
     except httpx.TimeoutException as error:
         raise EndpointTimeout(f"The model took longer than {timeout:g} s to answer.") from error
     except httpx.ConnectError as error:
         raise EndpointUnavailable(
-            f"The model server at {server} did not answer ({_connect_failure(error)})."
+            f"The model server at {server} did not answer ({_connect_failure(error)}).", server=server
         ) from error
     except (httpx.UnsupportedProtocol, httpx.InvalidURL) as error:
-        raise EndpointUnavailable(f"The model server address {server} is not a valid http(s) URL.") from error
+        raise EndpointUnavailable(
+            f"The model server address {server} is not a valid http(s) URL.", server=server
+        ) from error
     except httpx.TransportError as error:
-        raise EndpointUnavailable(f"The connection to the model server at {server} broke off.") from error
+        raise EndpointUnavailable(
+            f"The connection to the model server at {server} broke off.", server=server
+        ) from error
     except httpx.DecodingError as error:
-        raise EndpointBadResponse(f"The model server at {server} sent something that could not be decoded.") from error
+        raise EndpointBadResponse(
+            f"The model server at {server} sent something that could not be decoded.", server=server
+        ) from error
 
 
 def _connect_failure(error: httpx.ConnectError) -> str:
@@ -188,7 +212,9 @@ async def _status_check(response: httpx.Response, server: str) -> None:
     await response.aread()
     detail = _error_text(_json_or_none(response)) or response.reason_phrase
     what = "failed" if response.status_code >= 500 else "refused the request"
-    raise EndpointUnavailable(f"The model server at {server} {what} (HTTP {response.status_code}: {detail}).")
+    raise EndpointUnavailable(
+        f"The model server at {server} {what} (HTTP {response.status_code}: {detail}).", server=server
+    )
 
 
 def _json_or_none(response: httpx.Response) -> Any:

@@ -43,9 +43,11 @@ def event_html(*, battle: Battle, prompt: str, event: ArenaEvent) -> str:
         return partial(
             "turn_finished",
             battle=finished,
+            failures=sorted(event.errors.items()),
             prompt=prompt,
             idempotency_key=uuid.uuid4(),
             winners=Battle.Winner.choices,
+            # A retry of a first turn draws a new pair; a later turn continues the conversation.
             retry_conversation=finished.conversation_id if finished.turn > 1 else "",
         )
     raise TypeError(f"Unknown arena event {event!r}")

@@ -43,6 +43,7 @@ class SideFailed:
 @dataclass(frozen=True)
 class TurnFinished:
     battle: Battle
+    errors: dict[str, str]  # side -> what went wrong (for volunteers), for the sides that failed
 
 
 ArenaEvent = TokenReceived | SideFinished | SideFailed | TurnFinished
@@ -71,16 +72,18 @@ async def battle_turn_stream(*, battle: Battle, client: httpx.AsyncClient | None
     endpoints = {"a": battle.model_a, "b": battle.model_b}
     requests = await sync_to_async(turn_requests)(battle=battle)
     errors: dict[str, str] = {}
+    shown_errors: dict[str, str] = {}
 
     async def run_side(side: str) -> None:
         try:
             await stream_side(side)
         except EndpointError as error:
-            errors[side] = str(error)
-            await events.put(SideFailed(side, str(error)))
+            errors[side] = str(error)  # kept on the battle for admins, with the server's address
+            shown_errors[side] = error.for_volunteers()
+            await events.put(SideFailed(side, shown_errors[side]))
         except Exception:
             logger.exception("Arena side %s of battle %s failed", side, battle.pk)
-            errors[side] = "Something went wrong on our side while asking this model."
+            errors[side] = shown_errors[side] = "Something went wrong on our side while asking this model."
             await events.put(SideFailed(side, errors[side]))
 
     async def stream_side(side: str) -> None:
@@ -122,4 +125,4 @@ async def battle_turn_stream(*, battle: Battle, client: httpx.AsyncClient | None
     for task in tasks:
         await task  # re-raise anything unexpected
     battle = await sync_to_async(services.battle_complete)(battle=battle, errors=errors)
-    yield TurnFinished(battle)
+    yield TurnFinished(battle, shown_errors)

@@ -103,10 +103,10 @@ async def test_a_follow_up_continues_the_same_conversation(real_arena):
 @pytest.mark.parametrize(
     ("behaviour", "message"),
     [
-        ("closed", "did not answer"),
-        ("slow-start", "took longer than"),
-        ("html", "not a chat completion stream"),
-        ("server-error", "500"),
+        ("closed", "The model server did not answer (connection refused)."),
+        ("slow-start", "The model took longer than 0.5 s to answer."),
+        ("html", "The model server sent something that is not a chat completion stream."),
+        ("server-error", "The model server failed (HTTP 500: Internal Server Error)."),
     ],
 )
 async def test_a_failing_endpoint_shows_a_message_and_errors_the_battle(
@@ -130,11 +130,16 @@ async def test_a_failing_endpoint_shows_a_message_and_errors_the_battle(
     bad_side = "a" if battle.model_a_id == bad.pk else "b"
     failure = next(f for f in fragments if f'id="answer-{bad_side}-{battle.pk}" class="bubble answer failed"' in f)
     assert message in failure
+    assert "127.0.0.1" not in failure  # volunteers are not shown the server's address
     assert battle.status == Battle.Status.ERRORED
-    assert f"Model {bad_side.upper()}:" in battle.error
+    assert f"Model {bad_side.upper()}: The model" in battle.error
+    if behaviour != "slow-start":
+        assert "http://127.0.0.1:" in battle.error  # admins see which server failed
     final = fragments[-1]
     assert "cannot be voted on and will not count" in final
+    assert f'id="answer-{bad_side}-{battle.pk}" class="bubble answer failed"' in final  # now with its retry
     assert '<input type="hidden" name="prompt" value="Hello there, model">' in final  # the retry resends it
+    assert '<input type="hidden" name="conversation" value="">' in final  # a first turn retries with a new pair
     assert "hx-post" not in final
 
 

@@ -229,3 +229,19 @@ async def test_endpoint_check_failures(fake_endpoints_url: str, closed_port_url:
         str(raised.value)
         == f"The model server at {fake_endpoints_url}/html/v1 sent something that is not a model list."
     )
+
+
+async def test_messages_for_volunteers_leave_out_the_server_address(closed_port_url):
+    with pytest.raises(EndpointUnavailable) as raised:
+        async for _ in chat_stream(
+            base_url=closed_port_url,
+            model="m",
+            messages=[{"role": "user", "content": "Hi"}],
+            temperature=0.0,
+            top_p=1.0,
+            max_tokens=4,
+            timeout=2.0,
+        ):
+            pass
+    assert str(raised.value) == f"The model server at {closed_port_url} did not answer (connection refused)."
+    assert raised.value.for_volunteers() == "The model server did not answer (connection refused)."
