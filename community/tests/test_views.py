@@ -119,3 +119,10 @@ def test_admin_console_is_for_staff_only(client, role, status):
     else:
         client = client_for(client, role)
     assert client.get("/admin/").status_code == status
+
+
+def test_community_list_takes_one_query_however_many_communities(client, django_assert_num_queries):
+    CommunityFactory.create_batch(5)
+    with django_assert_num_queries(1):
+        response = client.get("/api/v1/communities/")
+    assert len(response.json()) == 5
