@@ -41,6 +41,9 @@ class User(AbstractUser):
     email = models.EmailField("e-mail address", unique=True)
     display_name = models.CharField(max_length=80, blank=True)
     role = models.CharField(max_length=20, choices=Role.choices, default=Role.VOLUNTEER)
+    languages = models.JSONField(
+        default=list, blank=True, help_text="Languages (ISO 639-1) the volunteer works in; empty means any."
+    )
 
     USERNAME_FIELD = "email"
     REQUIRED_FIELDS: list[str] = []
@@ -71,6 +74,18 @@ class Community(models.Model):
         help_text="Raise it when the data terms change: members accept the new version before contributing again.",
     )
     members = models.ManyToManyField(settings.AUTH_USER_MODEL, through="Membership", related_name="communities")
+    topics = models.JSONField(
+        default=list, blank=True, help_text='Topics volunteers can pick, as a list of names, e.g. ["Health", "Law"].'
+    )
+    responses_per_item = models.PositiveSmallIntegerField(
+        default=3, help_text="Independent responses each task item needs before it stops being served."
+    )
+    gold_rate = models.FloatField(default=0.1, help_text="Share of served tasks that are gold items (0 to 1).")
+    task_weights = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Relative weight of each task kind in the queue; missing kinds use the platform defaults.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -90,6 +105,7 @@ class Membership(models.Model):
     licence_name = models.CharField(max_length=60, blank=True)
     licence_version = models.PositiveIntegerField(null=True, blank=True)
     licence_accepted_at = models.DateTimeField(null=True, blank=True)
+    topics = models.JSONField(default=list, blank=True, help_text="Topics the member works on; empty means any.")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "community"], name="membership_unique_user_community")]

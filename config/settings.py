@@ -129,7 +129,11 @@ else:
 
 # --- Celery ---------------------------------------------------------------------------------
 CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_TASK_ROUTES = {"training.*": {"queue": "ml"}, "evaluation.*": {"queue": "ml"}}
+CELERY_TASK_ROUTES = {
+    "training.*": {"queue": "ml"},
+    "evaluation.*": {"queue": "ml"},
+    "feedback.answer_claims_split": {"queue": "ml"},
+}
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=3600)
@@ -221,3 +225,11 @@ LOGGING = {
 # --- Demo set-up (the run command creates this admin on a fresh database) ------------------------
 DEMO_ADMIN_EMAIL = env("DEMO_ADMIN_EMAIL", default="admin@example.com")
 DEMO_ADMIN_PASSWORD = env("DEMO_ADMIN_PASSWORD", default="commons-demo")
+
+# --- The task queue ----------------------------------------------------------------------------
+# How long a served task stays reserved for the volunteer before others may get it.
+TASK_RESERVATION_MINUTES = env.int("TASK_RESERVATION_MINUTES", default=15)
+# Longest human-written answer (a correction) in characters.
+TASK_ANSWER_MAX_CHARS = env.int("TASK_ANSWER_MAX_CHARS", default=8000)
+# How many volunteers a gold item is served to before it retires.
+TASK_GOLD_RESPONSES = env.int("TASK_GOLD_RESPONSES", default=1000)

@@ -22,6 +22,7 @@ from feedback.arena.selectors import (
 )
 from feedback.language import language_detect
 from feedback.models import Battle, Conversation, Message
+from feedback.taskqueue.services.items import task_items_create_for_answer
 from inference.models import ModelEndpoint
 
 SIDES = ("a", "b")
@@ -121,12 +122,17 @@ def battle_answer_record(*, battle: Battle, side: str, text: str) -> None:
 
 
 def battle_complete(*, battle: Battle, errors: dict[str, str]) -> Battle:
-    """Close the turn: ready for a vote, or errored (never counted) if a side failed."""
+    """Close the turn: ready for a vote, or errored (never counted) if a side failed. Complete
+    answers are queued for review (rating, flagging, correcting, claim checking)."""
     status = Battle.Status.ERRORED if errors else Battle.Status.READY
     error = " ".join(f"Model {side.upper()}: {message}" for side, message in sorted(errors.items()))
-    Battle.objects.filter(pk=battle.pk, status=Battle.Status.STREAMING).update(
-        status=status, error=error, completed_at=timezone.now()
-    )
+    with transaction.atomic():
+        closed = Battle.objects.filter(pk=battle.pk, status=Battle.Status.STREAMING).update(
+            status=status, error=error, completed_at=timezone.now()
+        )
+        if closed and status == Battle.Status.READY:
+            for answer in Message.objects.filter(pk__in=[battle.answer_a_id, battle.answer_b_id]):
+                task_items_create_for_answer(answer=answer)
     return Battle.objects.select_related("model_a", "model_b", "community", "conversation").get(pk=battle.pk)
 
 

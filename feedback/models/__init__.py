@@ -1,3 +1,33 @@
 from feedback.models.arena import Battle, Conversation, Message
+from feedback.models.tasks import (
+    Claim,
+    ClaimLabel,
+    ClaimVerdict,
+    FlagLabel,
+    FlagResponse,
+    Ranking,
+    Rating,
+    RatingScale,
+    Revision,
+    TaskAssignment,
+    TaskItem,
+    TaskKind,
+)
 
-__all__ = ["Battle", "Conversation", "Message"]
+__all__ = [
+    "Battle",
+    "Claim",
+    "ClaimLabel",
+    "ClaimVerdict",
+    "Conversation",
+    "FlagLabel",
+    "FlagResponse",
+    "Message",
+    "Ranking",
+    "Rating",
+    "RatingScale",
+    "Revision",
+    "TaskAssignment",
+    "TaskItem",
+    "TaskKind",
+]

@@ -16,6 +16,7 @@ class Conversation(models.Model):
     names_revealed_at = models.DateTimeField(
         null=True, blank=True, help_text="When the volunteer first saw which model was which."
     )
+    topic = models.CharField(max_length=40, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -40,16 +41,39 @@ class Message(models.Model):
     endpoint = models.ForeignKey(
         "inference.ModelEndpoint", on_delete=models.PROTECT, null=True, blank=True, related_name="messages"
     )
+    external_model = models.CharField(
+        max_length=80, blank=True, help_text="For donated conversations: the assistant that wrote this answer."
+    )
+    corrects = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="corrections",
+        help_text="For a human-written answer: the model answer it improves on (a preference: human over model).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["created_at", "pk"]
         constraints = [
+            # A prompt is written by a person; an answer by one of our models (endpoint), by a
+            # person (author), or, in a donated conversation, by another assistant (external_model).
             models.CheckConstraint(
-                condition=(Q(role="user", endpoint__isnull=True) | Q(role="assistant", author__isnull=True)),
-                name="message_user_or_model_author",
+                condition=(
+                    Q(role="user", endpoint__isnull=True)
+                    | Q(role="assistant", author__isnull=True, endpoint__isnull=False)
+                    | Q(role="assistant", author__isnull=False, endpoint__isnull=True)
+                    | (Q(role="assistant", author__isnull=True, endpoint__isnull=True) & ~Q(external_model=""))
+                ),
+                name="message_author_or_model",
             )
         ]
+
+    @property
+    def is_human_answer(self) -> bool:
+        return self.role == self.Role.ASSISTANT and self.author_id is not None
 
     def __str__(self) -> str:
         return f"{self.role}: {self.text[:40]}"

@@ -1,0 +1,89 @@
+"""Reads for the task queue, each scoped to the volunteer asking."""
+
+from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
+from django.http import Http404
+from django.utils import timezone
+
+from community.models import Membership, User
+from feedback.models import Claim, Message, RatingScale, TaskAssignment, TaskItem
+
+
+def memberships_contributing(*, volunteer: User, community_slug: str | None = None) -> list[Membership]:
+    """The volunteer's memberships whose current licence they accepted (where they may contribute)."""
+    memberships = Membership.objects.filter(user=volunteer, licence_accepted_at__isnull=False).select_related(
+        "community"
+    )
+    if community_slug:
+        memberships = memberships.filter(community__slug=community_slug)
+    return [m for m in memberships if m.has_current_licence]
+
+
+def task_items_available(*, volunteer: User, memberships: list[Membership]) -> QuerySet[TaskItem]:
+    """Items the volunteer may be served now: in their communities, topics and languages, with a
+    free slot (responses plus live reservations below k), never their own work, and never an
+    item they were served before (answered, skipped or reserved)."""
+    now = timezone.now()
+    live_reservations = (
+        TaskAssignment.objects.filter(
+            item=OuterRef("pk"), status=TaskAssignment.Status.RESERVED, reserved_until__gt=now
+        )
+        .values("item")
+        .annotate(count=Count("pk"))
+        .values("count")
+    )
+    scope = Q(pk__in=[])
+    for membership in memberships:
+        in_community = Q(community=membership.community)
+        if membership.topics:
+            in_community &= Q(topic__in=membership.topics) | Q(topic="")
+        scope |= in_community
+    items = TaskItem.objects.filter(scope)
+    if volunteer.languages:
+        items = items.filter(Q(language__in=volunteer.languages) | Q(language=""))
+    return (
+        items.annotate(reserved=Coalesce(Subquery(live_reservations), 0))
+        .filter(response_count__lt=F("required_responses") - F("reserved"))
+        .exclude(assignments__volunteer=volunteer)
+        .exclude(answer__conversation__owner=volunteer)
+        .exclude(answer__author=volunteer)
+        .exclude(prompt__conversation__owner=volunteer)
+        .exclude(prompt__children__author=volunteer)
+    )
+
+
+def assignment_get_for_volunteer(*, volunteer: User, assignment_id: object) -> TaskAssignment:
+    """The volunteer's own assignment; 404 for anyone else's."""
+    try:
+        return TaskAssignment.objects.select_related("item", "item__community", "item__answer", "item__prompt").get(
+            pk=assignment_id, volunteer=volunteer
+        )
+    except (TaskAssignment.DoesNotExist, ValueError, TypeError):
+        raise Http404("No such task among yours.") from None
+
+
+def assignment_live_for(*, volunteer: User) -> TaskAssignment | None:
+    """A reservation the volunteer holds and has not answered yet, so a reload shows the same task."""
+    return (
+        TaskAssignment.objects.filter(
+            volunteer=volunteer, status=TaskAssignment.Status.RESERVED, reserved_until__gt=timezone.now()
+        )
+        .select_related("item", "item__community")
+        .order_by("-created_at")
+        .first()
+    )
+
+
+def rating_scales_for(*, community) -> list[RatingScale]:
+    """The platform's default scales plus the community's own."""
+    return list(RatingScale.objects.filter(Q(community__isnull=True) | Q(community=community)))
+
+
+def prompt_answers(*, prompt: Message) -> list[Message]:
+    """The answers to a prompt (models' and people's), oldest first."""
+    return list(prompt.children.filter(role=Message.Role.ASSISTANT).order_by("created_at", "pk"))
+
+
+def answer_claims_proposed(*, answer: Message) -> list[Claim]:
+    """The claims the community's model proposed for an answer (volunteers' own edits excluded)."""
+    return list(answer.claims.filter(author__isnull=True).order_by("position", "pk"))

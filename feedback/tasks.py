@@ -1,0 +1,23 @@
+"""Celery entry points of the feedback app: take ids, call one service, decide retries."""
+
+from celery import shared_task
+
+from feedback.models import Message
+from inference.client import EndpointError
+
+
+@shared_task(
+    name="feedback.answer_claims_split",
+    autoretry_for=(EndpointError,),
+    retry_backoff=30,
+    max_retries=5,
+    time_limit=300,
+    acks_late=True,
+    ignore_result=True,
+)
+def answer_claims_split(answer_id: int) -> None:
+    from feedback.taskqueue.services.claims import answer_claims_split as split
+
+    answer = Message.objects.filter(pk=answer_id).select_related("conversation__community").first()
+    if answer is not None:
+        split(answer=answer)
