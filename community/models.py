@@ -44,6 +44,9 @@ class User(AbstractUser):
     languages = models.JSONField(
         default=list, blank=True, help_text="Languages (ISO 639-1) the volunteer works in; empty means any."
     )
+    is_on_leaderboards = models.BooleanField(
+        default=True, help_text="Shown on contributor leaderboards (volunteers can opt out)."
+    )
 
     USERNAME_FIELD = "email"
     REQUIRED_FIELDS: list[str] = []
@@ -120,3 +123,22 @@ class Membership(models.Model):
             and self.licence_version == self.community.licence_version
             and self.licence_name == self.community.licence_name
         )
+
+
+class ErasureRequest(models.Model):
+    """A person's request to erase their account: kept (without personal data) as the record
+    that their items left the live pool and must stay out of every later release."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="erasure_requests"
+    )
+    user_pk = models.PositiveBigIntegerField(help_text="The erased account's id, for excluding it from releases.")
+    requested_at = models.DateTimeField(auto_now_add=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    items_removed = models.JSONField(default=dict, blank=True, help_text="How many items of each kind were removed.")
+
+    class Meta:
+        ordering = ["-requested_at"]
+
+    def __str__(self) -> str:
+        return f"Erasure of account {self.user_pk}"

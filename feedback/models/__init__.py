@@ -1,4 +1,5 @@
 from feedback.models.arena import Battle, Conversation, Message
+from feedback.models.donations import Donation
 from feedback.models.tasks import (
     Claim,
     ClaimLabel,
@@ -20,6 +21,7 @@ __all__ = [
     "ClaimLabel",
     "ClaimVerdict",
     "Conversation",
+    "Donation",
     "FlagLabel",
     "FlagResponse",
     "Message",

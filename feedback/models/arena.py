@@ -71,12 +71,12 @@ class Message(models.Model):
             )
         ]
 
+    def __str__(self) -> str:
+        return f"{self.role}: {self.text[:40]}"
+
     @property
     def is_human_answer(self) -> bool:
         return self.role == self.Role.ASSISTANT and self.author_id is not None
-
-    def __str__(self) -> str:
-        return f"{self.role}: {self.text[:40]}"
 
 
 class Battle(models.Model):

@@ -131,6 +131,9 @@ class Rating(models.Model):
             models.UniqueConstraint(fields=["volunteer", "answer", "scale"], name="rating_once_per_scale"),
         ]
 
+    def __str__(self) -> str:
+        return f"Rating {self.value} on answer {self.answer_id}"
+
 
 class FlagLabel(models.TextChoices):
     SPAM = "spam", "Spam"
@@ -153,6 +156,9 @@ class FlagResponse(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    def __str__(self) -> str:
+        return f"Flags {', '.join(self.labels) or 'none'} on answer {self.answer_id}"
+
 
 class Ranking(models.Model):
     """A volunteer's order of the answers to one prompt, best first; `order` is a list of groups
@@ -164,6 +170,9 @@ class Ranking(models.Model):
     order = models.JSONField()
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"Ranking of prompt {self.prompt_id}"
 
 
 class Claim(models.Model):
@@ -181,6 +190,9 @@ class Claim(models.Model):
 
     class Meta:
         ordering = ["position", "pk"]
+
+    def __str__(self) -> str:
+        return self.text
 
 
 class ClaimVerdict(models.TextChoices):
@@ -201,6 +213,9 @@ class ClaimLabel(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["volunteer", "claim"], name="claim_label_once_per_volunteer")]
 
+    def __str__(self) -> str:
+        return f"{self.verdict}: {self.claim_id}"
+
 
 class Revision(models.Model):
     """The state of a contribution before a volunteer edited it (kept for provenance)."""
@@ -214,3 +229,6 @@ class Revision(models.Model):
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["kind", "object_id"])]
+
+    def __str__(self) -> str:
+        return f"Revision of {self.kind} {self.object_id}"

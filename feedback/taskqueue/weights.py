@@ -33,12 +33,14 @@ def task_kinds_in_draw_order(weights: Mapping[str, float], available: Iterable[s
     left = {kind: weights.get(kind, 0.0) for kind in available if weights.get(kind, 0.0) > 0}
     order = []
     while left:
-        total = sum(left.values())
-        point = rng.random() * total
-        for kind, weight in left.items():
-            point -= weight
+        kinds = list(left)
+        point = rng.random() * sum(left.values())
+        chosen = kinds[-1]  # if rounding leaves the point at the very top
+        for kind in kinds:
+            point -= left[kind]
             if point < 0:
+                chosen = kind
                 break
-        order.append(kind)
-        del left[kind]
+        order.append(chosen)
+        del left[chosen]
     return order
