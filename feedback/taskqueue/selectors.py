@@ -87,3 +87,29 @@ def prompt_answers(*, prompt: Message) -> list[Message]:
 def answer_claims_proposed(*, answer: Message) -> list[Claim]:
     """The claims the community's model proposed for an answer (volunteers' own edits excluded)."""
     return list(answer.claims.filter(author__isnull=True).order_by("position", "pk"))
+
+
+def task_context(*, assignment: TaskAssignment) -> dict:
+    """Everything a task page or the API shows for one assignment."""
+    from feedback.arena.selectors import message_history
+    from feedback.models import FlagLabel
+
+    item = assignment.item
+    context: dict = {"assignment": assignment, "item": item, "kind": item.kind}
+    if item.answer_id:
+        history = message_history(message=item.answer)
+        context["history"] = history[:-1]
+        context["answer"] = history[-1]
+    if item.kind == "rate":
+        context["scales"] = rating_scales_for(community=item.community)
+    elif item.kind == "flag":
+        context["flag_labels"] = FlagLabel.choices
+    elif item.kind == "rank":
+        context["history"] = message_history(message=item.prompt)
+        context["answers"] = prompt_answers(prompt=item.prompt)
+    elif item.kind == "check_claims":
+        from feedback.models import ClaimVerdict
+
+        context["claims"] = answer_claims_proposed(answer=item.answer)
+        context["verdicts"] = ClaimVerdict.choices
+    return context

@@ -47,3 +47,18 @@ __all__ = [
     "arena_setup",
     "battle_ready",
 ]
+
+
+def answered_battle(**kwargs) -> Battle:
+    """A complete arena battle; its two answers are queued for review (rate, flag, correct)."""
+    return battle_ready(**kwargs)
+
+
+def claims_proposed(*, answer, texts: list[str]):
+    """Claims as the community's model would propose them, with the claim-check item queued."""
+    from feedback.models import Claim, TaskKind
+    from feedback.taskqueue.services.items import task_item_ensure
+
+    claims = [Claim.objects.create(answer=answer, position=i, text=t) for i, t in enumerate(texts, start=1)]
+    task_item_ensure(kind=TaskKind.CHECK_CLAIMS, answer=answer)
+    return claims

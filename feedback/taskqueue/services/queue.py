@@ -67,7 +67,7 @@ def _reserve_one(volunteer: User, candidates) -> TaskAssignment | None:
         with transaction.atomic():
             item = (
                 candidates.order_by("-response_count", "created_at", "pk")
-                .select_for_update(skip_locked=True, of=("self",))
+                .select_for_update(of=("self",))
                 .first()
             )
             if item is None:

@@ -235,3 +235,22 @@ def _as_int(value: object) -> int | None:
         return int(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         return None
+
+
+def task_answer_submit(*, volunteer: User, assignment_id: object, answer: object) -> None:
+    """Answer a task of any kind. `answer` is the kind's body: {"ratings": {scale: 1-5}},
+    {"labels": [...], "note": ""}, {"text": ...}, {"order": [[id], [id, id], ...]} or
+    {"claims": [{"id", "text", "verdict"}, ...]}."""
+    assignment = assignment_get_for_volunteer(volunteer=volunteer, assignment_id=assignment_id)
+    body = answer if isinstance(answer, Mapping) else {}
+    kind = assignment.item.kind
+    if kind == TaskKind.RATE:
+        rating_submit(volunteer=volunteer, assignment_id=assignment.pk, ratings=body.get("ratings"))
+    elif kind == TaskKind.FLAG:
+        flag_submit(volunteer=volunteer, assignment_id=assignment.pk, labels=body.get("labels"), note=body.get("note", ""))
+    elif kind == TaskKind.CORRECT:
+        correction_submit(volunteer=volunteer, assignment_id=assignment.pk, text=body.get("text"))
+    elif kind == TaskKind.RANK:
+        ranking_submit(volunteer=volunteer, assignment_id=assignment.pk, order=body.get("order"))
+    elif kind == TaskKind.CHECK_CLAIMS:
+        claims_check_submit(volunteer=volunteer, assignment_id=assignment.pk, claims=body.get("claims"))

@@ -1,0 +1,36 @@
+"""The contributor leaderboard as JSON: public, like the page."""
+
+from rest_framework import serializers
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from feedback.credit.points import DEFAULT_PERIOD, PERIOD_KEYS
+from feedback.credit.selectors import leaderboard_get
+
+
+class LeaderboardApi(APIView):
+    permission_classes = [AllowAny]
+
+    class InputSerializer(serializers.Serializer):
+        period = serializers.ChoiceField(
+            choices=PERIOD_KEYS,
+            default=DEFAULT_PERIOD,
+            error_messages={"invalid_choice": f"Unknown period \"{{input}}\"; choose one of {', '.join(PERIOD_KEYS)}."},
+        )
+
+    class OutputSerializer(serializers.Serializer):
+        class EntrySerializer(serializers.Serializer):
+            rank = serializers.IntegerField()
+            name = serializers.CharField()
+            points = serializers.IntegerField()
+            level = serializers.CharField(allow_null=True)
+
+        period = serializers.CharField(source="period.key")
+        entries = EntrySerializer(many=True)
+
+    def get(self, request):
+        serializer = self.InputSerializer(data=request.query_params)
+        serializer.is_valid(raise_exception=True)
+        board = leaderboard_get(period=serializer.validated_data["period"])
+        return Response(self.OutputSerializer(board).data)

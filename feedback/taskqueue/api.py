@@ -1,0 +1,84 @@
+"""The task queue's REST API: the same work as the task pages, for scripts and other clients."""
+
+from rest_framework import serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from feedback.models import TaskKind
+from feedback.taskqueue.selectors import assignment_get_for_volunteer, task_context
+from feedback.taskqueue.services import responses
+from feedback.taskqueue.services.queue import task_next, task_skip
+
+
+class MessageOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    role = serializers.CharField()
+    text = serializers.CharField()
+
+
+class TaskOutputSerializer(serializers.Serializer):
+    """One served task: what to look at and what to answer."""
+
+    def to_representation(self, assignment):
+        context = task_context(assignment=assignment)
+        item = assignment.item
+        data = {
+            "id": assignment.pk,
+            "kind": item.kind,
+            "community": item.community.slug,
+            "status": assignment.status,
+            "reserved_until": serializers.DateTimeField().to_representation(assignment.reserved_until),
+            "history": MessageOutputSerializer(context.get("history", []), many=True).data,
+        }
+        if "answer" in context:
+            data["answer"] = MessageOutputSerializer(context["answer"]).data
+        if item.kind == TaskKind.RATE:
+            data["scales"] = [{"name": s.name, "label": s.label, "question": s.question} for s in context["scales"]]
+        elif item.kind == TaskKind.FLAG:
+            data["labels"] = [value for value, _ in context["flag_labels"]]
+        elif item.kind == TaskKind.RANK:
+            data["answers"] = MessageOutputSerializer(context["answers"], many=True).data
+        elif item.kind == TaskKind.CHECK_CLAIMS:
+            data["claims"] = [{"id": c.pk, "text": c.text} for c in context["claims"]]
+            data["verdicts"] = [value for value, _ in context["verdicts"]]
+        return data
+
+
+class TaskNextApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        community = serializers.SlugField(required=False)
+        kind = serializers.ChoiceField(choices=TaskKind.values, required=False)
+
+    def post(self, request):
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        assignment = task_next(
+            volunteer=request.user,
+            community_slug=serializer.validated_data.get("community"),
+            kind=serializer.validated_data.get("kind"),
+        )
+        if assignment is None:
+            return Response({"detail": "No task for you right now."}, status=status.HTTP_200_OK)
+        return Response(TaskOutputSerializer(assignment).data, status=status.HTTP_201_CREATED)
+
+
+class TaskDetailApi(APIView):
+    def get(self, request, assignment_id: int):
+        assignment = assignment_get_for_volunteer(volunteer=request.user, assignment_id=assignment_id)
+        return Response(TaskOutputSerializer(assignment).data)
+
+
+class TaskAnswerApi(APIView):
+    """The body depends on the kind: {"ratings": {scale: 1-5}}, {"labels": [...], "note": ""},
+    {"text": ...}, {"order": [[id], [id, id], ...]} or {"claims": [{"id", "text", "verdict"}]}."""
+
+    def post(self, request, assignment_id: int):
+        responses.task_answer_submit(volunteer=request.user, assignment_id=assignment_id, answer=request.data)
+        assignment = assignment_get_for_volunteer(volunteer=request.user, assignment_id=assignment_id)
+        return Response({"id": assignment.pk, "status": assignment.status}, status=status.HTTP_201_CREATED)
+
+
+class TaskSkipApi(APIView):
+    def post(self, request, assignment_id: int):
+        assignment = task_skip(volunteer=request.user, assignment_id=assignment_id)
+        return Response({"id": assignment.pk, "status": assignment.status})

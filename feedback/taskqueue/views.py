@@ -1,0 +1,74 @@
+"""The task pages: get the next task, answer it (one form per kind) or skip it."""
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from community.errors import RequestRejected
+from feedback.models import TaskAssignment, TaskKind
+from feedback.taskqueue import forms
+from feedback.taskqueue.selectors import assignment_get_for_volunteer, memberships_contributing, task_context
+from feedback.taskqueue.services.queue import task_next, task_skip
+from feedback.taskqueue.services.responses import task_answer_submit
+
+TEMPLATE = "feedback/tasks/task.html"
+
+
+@login_required
+def tasks_home(request: HttpRequest) -> HttpResponse:
+    memberships = memberships_contributing(volunteer=request.user)
+    return render(request, "feedback/tasks/home.html", {"memberships": memberships, "kinds": TaskKind.choices})
+
+
+@login_required
+def task_next_page(request: HttpRequest) -> HttpResponse:
+    community = request.GET.get("community") or None
+    kind = request.GET.get("kind") or None
+    if kind and kind not in TaskKind.values:
+        return render(request, "feedback/tasks/home.html", {"error": "Unknown kind of task."}, status=400)
+    try:
+        assignment = task_next(volunteer=request.user, community_slug=community, kind=kind)
+    except RequestRejected as rejected:
+        context = {"error": rejected.message, "memberships": [], "kinds": TaskKind.choices}
+        return render(request, "feedback/tasks/home.html", context, status=rejected.status_code)
+    if assignment is None:
+        return render(request, "feedback/tasks/none.html", {"community": community, "kind": kind})
+    return redirect("feedback:task", assignment_id=assignment.pk)
+
+
+@login_required
+def task_page(request: HttpRequest, assignment_id: int) -> HttpResponse:
+    assignment = assignment_get_for_volunteer(volunteer=request.user, assignment_id=assignment_id)
+    if assignment.status != TaskAssignment.Status.RESERVED:
+        return redirect("feedback:task_next")
+    return render(request, TEMPLATE, task_context(assignment=assignment))
+
+
+@require_POST
+@login_required
+def task_answer(request: HttpRequest, assignment_id: int) -> HttpResponse:
+    assignment = assignment_get_for_volunteer(volunteer=request.user, assignment_id=assignment_id)
+    try:
+        answer = forms.task_answer_from_post(assignment=assignment, data=request.POST)
+        task_answer_submit(volunteer=request.user, assignment_id=assignment.pk, answer=answer)
+    except RequestRejected as rejected:
+        context = task_context(assignment=assignment) | {"error": rejected.message, "posted": request.POST}
+        return render(request, TEMPLATE, context, status=rejected.status_code)
+    return redirect(f"{reverse('feedback:task_next')}?{_same_filters(request)}")
+
+
+@require_POST
+@login_required
+def task_skip_view(request: HttpRequest, assignment_id: int) -> HttpResponse:
+    try:
+        task_skip(volunteer=request.user, assignment_id=assignment_id)
+    except RequestRejected as rejected:
+        return HttpResponse(rejected.message, status=rejected.status_code, content_type="text/plain")
+    return redirect(f"{reverse('feedback:task_next')}?{_same_filters(request)}")
+
+
+def _same_filters(request: HttpRequest) -> str:
+    keep = {key: request.POST.get(key) for key in ("community", "kind") if request.POST.get(key)}
+    return "&".join(f"{key}={value}" for key, value in keep.items())
