@@ -233,3 +233,7 @@ TASK_RESERVATION_MINUTES = env.int("TASK_RESERVATION_MINUTES", default=15)
 TASK_ANSWER_MAX_CHARS = env.int("TASK_ANSWER_MAX_CHARS", default=8000)
 # How many volunteers a gold item is served to before it retires.
 TASK_GOLD_RESPONSES = env.int("TASK_GOLD_RESPONSES", default=1000)
+
+# --- Donated conversations --------------------------------------------------------------------
+# Largest export file (ChatGPT conversations.json, ShareGPT JSON) one upload may be, in bytes.
+DONATION_MAX_BYTES = env.int("DONATION_MAX_BYTES", default=5 * 1024 * 1024)

@@ -16,7 +16,7 @@ class LeaderboardApi(APIView):
         period = serializers.ChoiceField(
             choices=PERIOD_KEYS,
             default=DEFAULT_PERIOD,
-            error_messages={"invalid_choice": f"Unknown period \"{{input}}\"; choose one of {', '.join(PERIOD_KEYS)}."},
+            error_messages={"invalid_choice": f'Unknown period "{{input}}"; choose one of {", ".join(PERIOD_KEYS)}.'},
         )
 
     class OutputSerializer(serializers.Serializer):

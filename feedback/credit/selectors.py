@@ -1,7 +1,8 @@
 """Reads for credit: contributions counted from the tables that store them, and leaderboards.
 
-Nothing here is stored. Each kind of contribution is one query over the rows that record it
-(`_contributions`), so points, streaks and leaderboards are recomputed on every read:
+Nothing here is stored. Every kind of contribution is a condition on the rows that record it
+(`_CONTRIBUTIONS`), and points, streaks and leaderboards are aggregation queries over those
+rows (GROUP BY volunteer, filtered by period), run again on every read:
 
 - prompt: a battle the volunteer started (their prompt) that is ready or voted, at its
   `created_at`; a battle that failed is not counted, since the prompt can be sent again;
@@ -13,20 +14,20 @@ Nothing here is stored. Each kind of contribution is one query over the rows tha
 - gold_bonus: any of those assignments on a gold item that was answered correctly.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-from django.db.models import Count, Exists, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
-from django.db.models.functions import Coalesce, TruncDate
+from django.db.models import Count, Exists, Model, OuterRef, Q, Value
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from community.errors import RequestRejected
 from community.models import User
 from feedback.credit.points import (
     CONTRIBUTION_KINDS,
-    POINT_RULES,
-    POINTS_PER_KIND,
     PERIODS,
+    POINT_RULES,
     LevelProgress,
     Period,
     PointRule,
@@ -42,64 +43,89 @@ from feedback.models import Battle, ClaimLabel, FlagResponse, Message, Ranking, 
 
 LEADERBOARD_SIZE = 50
 
-# The task kind behind each kind of credit, and how to tell that the response is still stored.
-_TASK_KINDS: dict[str, str] = {
-    "rating": TaskKind.RATE,
-    "flag": TaskKind.FLAG,
-    "ranking": TaskKind.RANK,
-    "claim_check": TaskKind.CHECK_CLAIMS,
-    "better_answer": TaskKind.CORRECT,
-}
 
-
-def _response_stored(task_kind: str) -> Exists:
+def _response_stored(task_kind: str) -> Q:
+    """An assignment of `task_kind` whose response is still in the database."""
     if task_kind == TaskKind.RATE:
-        return Exists(Rating.objects.filter(assignment=OuterRef("pk")))
-    if task_kind == TaskKind.FLAG:
-        return Exists(FlagResponse.objects.filter(assignment=OuterRef("pk")))
-    if task_kind == TaskKind.RANK:
-        return Exists(Ranking.objects.filter(assignment=OuterRef("pk")))
-    if task_kind == TaskKind.CHECK_CLAIMS:
-        return Exists(ClaimLabel.objects.filter(assignment=OuterRef("pk")))
-    return Exists(Message.objects.filter(author=OuterRef("volunteer"), corrects=OuterRef("item__answer")))
+        stored = Exists(Rating.objects.filter(assignment=OuterRef("pk")))
+    elif task_kind == TaskKind.FLAG:
+        stored = Exists(FlagResponse.objects.filter(assignment=OuterRef("pk")))
+    elif task_kind == TaskKind.RANK:
+        stored = Exists(Ranking.objects.filter(assignment=OuterRef("pk")))
+    elif task_kind == TaskKind.CHECK_CLAIMS:
+        stored = Exists(ClaimLabel.objects.filter(assignment=OuterRef("pk")))
+    else:
+        stored = Exists(Message.objects.filter(author=OuterRef("volunteer"), corrects=OuterRef("item__answer")))
+    return Q(item__kind=task_kind) & Q(stored)
 
 
-def _contributions(kind: str) -> tuple[QuerySet, str, str]:
-    """The rows that record contributions of `kind`: (queryset, volunteer field, time field)."""
-    if kind == "prompt":
-        return Battle.objects.filter(status__in=[Battle.Status.READY, Battle.Status.VOTED]), "judge", "created_at"
-    if kind == "vote":
-        return Battle.objects.filter(status=Battle.Status.VOTED), "judge", "voted_at"
-    answered = TaskAssignment.objects.filter(status=TaskAssignment.Status.ANSWERED)
-    if kind == "gold_bonus":
-        stored = Q()
-        for task_kind in _TASK_KINDS.values():
-            stored |= Q(item__kind=task_kind) & Q(_response_stored(task_kind))
-        return answered.filter(stored, item__is_gold=True, gold_correct=True), "volunteer", "answered_at"
-    task_kind = _TASK_KINDS[kind]
-    return answered.filter(_response_stored(task_kind), item__kind=task_kind), "volunteer", "answered_at"
+def _answered(task_kind: str) -> Q:
+    return Q(status=TaskAssignment.Status.ANSWERED) & _response_stored(task_kind)
 
 
-def _count_per_volunteer(kind: str, since: datetime | None) -> Coalesce:
-    """A subquery counting one kind of contribution of the volunteer in the outer query."""
-    rows, who, when = _contributions(kind)
-    if since is not None:
-        rows = rows.filter(**{f"{when}__gte": since})
-    counted = rows.filter(**{who: OuterRef("pk")}).order_by().values(who).annotate(count=Count("pk")).values("count")
-    return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
+def _gold_answered_correctly() -> Q:
+    stored = Q()
+    for task_kind in (TaskKind.RATE, TaskKind.FLAG, TaskKind.RANK, TaskKind.CHECK_CLAIMS, TaskKind.CORRECT):
+        stored |= _response_stored(task_kind)
+    return Q(status=TaskAssignment.Status.ANSWERED, item__is_gold=True, gold_correct=True) & stored
 
 
-def _users_with_points(users: QuerySet[User], since: datetime | None) -> QuerySet[User]:
-    """Each user annotated with `count_<kind>` for every kind and `points`, in one query."""
-    annotated = users.annotate(**{f"count_{kind}": _count_per_volunteer(kind, since) for kind in CONTRIBUTION_KINDS})
-    points = sum((F(f"count_{kind}") * POINTS_PER_KIND[kind] for kind in CONTRIBUTION_KINDS), Value(0))
-    return annotated.annotate(points=points)
+@dataclass(frozen=True)
+class _Contribution:
+    model: type[Model]
+    volunteer_field: str
+    time_field: str
+    condition: Callable[[], Q]
+
+
+_BATTLES = (Battle, "judge")
+_ASSIGNMENTS = (TaskAssignment, "volunteer")
+_CONTRIBUTIONS: dict[str, _Contribution] = {
+    "prompt": _Contribution(*_BATTLES, "created_at", lambda: Q(status__in=[Battle.Status.READY, Battle.Status.VOTED])),
+    "vote": _Contribution(*_BATTLES, "voted_at", lambda: Q(status=Battle.Status.VOTED)),
+    "rating": _Contribution(*_ASSIGNMENTS, "answered_at", lambda: _answered(TaskKind.RATE)),
+    "flag": _Contribution(*_ASSIGNMENTS, "answered_at", lambda: _answered(TaskKind.FLAG)),
+    "ranking": _Contribution(*_ASSIGNMENTS, "answered_at", lambda: _answered(TaskKind.RANK)),
+    "claim_check": _Contribution(*_ASSIGNMENTS, "answered_at", lambda: _answered(TaskKind.CHECK_CLAIMS)),
+    "better_answer": _Contribution(*_ASSIGNMENTS, "answered_at", lambda: _answered(TaskKind.CORRECT)),
+    "gold_bonus": _Contribution(*_ASSIGNMENTS, "answered_at", _gold_answered_correctly),
+}
+assert set(_CONTRIBUTIONS) == set(CONTRIBUTION_KINDS)  # the formula and the queries agree
+
+
+def _counts_by_volunteer(*, since: datetime | None, people: dict[str, object]) -> dict[int, dict[str, int]]:
+    """Contributions of each kind per volunteer (since `since`): one GROUP BY query per table
+    that stores them (battles, task assignments), whatever the number of volunteers. `people`
+    are lookups on the user model that choose whom to count."""
+    per_volunteer: dict[int, dict[str, int]] = {}
+    for model, who in (_BATTLES, _ASSIGNMENTS):
+        kinds = [kind for kind in CONTRIBUTION_KINDS if _CONTRIBUTIONS[kind].model is model]
+        counted = {}
+        in_period = Q()
+        for kind in kinds:
+            contribution = _CONTRIBUTIONS[kind]
+            condition = contribution.condition()
+            if since is not None:
+                condition &= Q(**{f"{contribution.time_field}__gte": since})
+                in_period |= Q(**{f"{contribution.time_field}__gte": since})
+            counted[kind] = Count("pk", filter=condition)
+        rows = (
+            model.objects.filter(in_period, **{f"{who}__{lookup}": value for lookup, value in people.items()})
+            .order_by()
+            .values(who)
+            .annotate(**counted)
+        )
+        for row in rows:
+            counts = per_volunteer.setdefault(row[who], dict.fromkeys(CONTRIBUTION_KINDS, 0))
+            for kind in kinds:
+                counts[kind] = row[kind]
+    return per_volunteer
 
 
 def contribution_counts_for(volunteer: User, since: datetime | None = None) -> dict[str, int]:
-    """How many contributions of each kind the volunteer made (since `since`); one query."""
-    user = _users_with_points(User.objects.filter(pk=volunteer.pk), since).get()
-    return {kind: getattr(user, f"count_{kind}") for kind in CONTRIBUTION_KINDS}
+    """How many contributions of each kind the volunteer made (since `since`, or all time)."""
+    counted = _counts_by_volunteer(since=since, people={"pk": volunteer.pk})
+    return counted.get(volunteer.pk, dict.fromkeys(CONTRIBUTION_KINDS, 0))
 
 
 def points_for(volunteer: User, since: datetime | None = None) -> int:
@@ -111,11 +137,11 @@ def contribution_tallies_for(*, volunteer: User) -> list[tuple[str, date, int]]:
     """(kind, UTC day, count) for every kind and day the volunteer contributed; one query."""
     parts = []
     for kind in CONTRIBUTION_KINDS:
-        rows, who, when = _contributions(kind)
+        contribution = _CONTRIBUTIONS[kind]
         parts.append(
-            rows.filter(**{who: volunteer})
+            contribution.model.objects.filter(contribution.condition(), **{contribution.volunteer_field: volunteer})
             .order_by()
-            .annotate(day=TruncDate(when, tzinfo=UTC), kind=Value(kind))
+            .annotate(day=TruncDate(contribution.time_field, tzinfo=UTC), kind=Value(kind))
             .values("kind", "day")
             .annotate(count=Count("pk"))
             .values_list("kind", "day", "count")
@@ -201,27 +227,34 @@ def volunteer_public_name(user: User) -> str:
 
 def leaderboard_get(*, period: object, viewer: User | None = None, now: datetime | None = None) -> Leaderboard:
     """The top volunteers by points in a period: active people who stay on leaderboards, with
-    points above zero, best first (ties: the older account first, with the same rank). One
-    query, however many volunteers there are."""
+    points above zero, best first (ties: the older account first, with the same rank). Three
+    queries, however many volunteers there are: contributions per volunteer from each of the
+    two tables, then the names of the top ones."""
     try:
         chosen = period_get(period)
     except ValueError as error:
         raise RequestRejected(str(error)) from None
     since = period_start(chosen, now=now or timezone.now())
-    users = User.objects.filter(is_active=True, is_on_leaderboards=True).only("pk", "display_name")
-    top = _users_with_points(users, since).filter(points__gt=0).order_by("-points", "pk")[:LEADERBOARD_SIZE]
+    counted = _counts_by_volunteer(since=since, people={"is_active": True, "is_on_leaderboards": True})
+    scored = [(points_total(counts), volunteer_id) for volunteer_id, counts in counted.items()]
+    top = sorted(((-points, volunteer_id) for points, volunteer_id in scored if points > 0))[:LEADERBOARD_SIZE]
+    names = {}
+    if top:
+        people = User.objects.filter(pk__in=[volunteer_id for _, volunteer_id in top]).only("pk", "display_name")
+        names = {person.pk: volunteer_public_name(person) for person in people}
     viewer_id = viewer.pk if viewer is not None and viewer.is_authenticated else None
     entries: list[LeaderboardEntry] = []
-    for position, user in enumerate(top, start=1):
-        rank = entries[-1].rank if entries and entries[-1].points == user.points else position
+    for position, (negative_points, volunteer_id) in enumerate(top, start=1):
+        points = -negative_points
+        rank = entries[-1].rank if entries and entries[-1].points == points else position
         entries.append(
             LeaderboardEntry(
                 rank=rank,
-                volunteer_id=user.pk,
-                name=volunteer_public_name(user),
-                points=user.points,
-                level=level_for(user.points).level.name if since is None else None,
-                is_viewer=user.pk == viewer_id,
+                volunteer_id=volunteer_id,
+                name=names[volunteer_id],
+                points=points,
+                level=level_for(points).level.name if since is None else None,
+                is_viewer=volunteer_id == viewer_id,
             )
         )
     return Leaderboard(period=chosen, entries=entries)

@@ -195,11 +195,13 @@ def donation_donate(*, owner: User, donation_id: object, community_slug: object)
     return donation
 
 
-def donation_delete(*, owner: User, donation_id: object) -> None:
+def donation_delete(*, owner: User, donation_id: object) -> Donation:
     """Delete a draft, or a donation together with its conversation: its messages and their
-    review items leave the live pool (releases already published keep them until erasure)."""
+    review items leave the live pool, so later releases leave them out. Returns the donation as
+    it was, for the message that confirms it."""
     with transaction.atomic():
         donation = donation_get_for_owner(owner=owner, donation_id=donation_id, for_update=True)
         if donation.conversation_id is not None:
             Conversation.objects.filter(pk=donation.conversation_id, owner=owner).delete()
         donation.delete()
+    return donation

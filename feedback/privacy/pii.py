@@ -511,17 +511,17 @@ _IBAN_LENGTHS = {
     "IS": 26, "IT": 27, "LI": 21, "LT": 20, "LU": 20, "LV": 21, "MC": 27, "MT": 31, "NL": 18,
     "NO": 15, "PL": 28, "PT": 25, "RO": 24, "SE": 24, "SI": 19, "SK": 24, "SM": 27,
 }  # fmt: skip
-_IBAN_START = re.compile(r"(?<![\w-])[A-Z]{2}\d\d(?=[ ]?[A-Z0-9])")
+_IBAN_START = re.compile(r"(?<![\w-])[A-Za-z]{2}\d\d(?=[ ]?[A-Za-z0-9])")
 
 
 def _bank_account_matches(text: str) -> Iterator[PiiMatch]:
     """International bank account numbers (IBAN), kind `bank_account`: a country code, two check
-    digits and the national account number, in capitals, written together or in groups of
-    four (`DE12 5001 0517 0648 4898 90`). The length must be the country's (any 15 to 34 for
+    digits and the national account number, written together or in groups of four
+    (`DE12 5001 0517 0648 4898 90`, also in small letters). The length must be the country's (any 15 to 34 for
     countries not in the table) and the number must pass the ISO 7064 mod-97 check."""
     for found in _IBAN_START.finditer(text):
         ends = _iban_ends(text, found.start())
-        allowed = _IBAN_LENGTHS.get(found.group()[:2])
+        allowed = _IBAN_LENGTHS.get(found.group()[:2].upper())
         for length in sorted(ends, reverse=True):
             if (length == allowed or (allowed is None and 15 <= length <= 34)) and iban_is_valid(
                 text[found.start() : ends[length]]
@@ -530,24 +530,22 @@ def _bank_account_matches(text: str) -> Iterator[PiiMatch]:
                 break
 
 
+_IBAN_GROUPS = re.compile(r"[A-Za-z0-9]+(?:[ ][A-Za-z0-9]+)*")
+
+
 def _iban_ends(text: str, start: int) -> dict[int, int]:
     """Where an IBAN starting at `start` could end: {number of characters: end position}, at
-    each point where a group of capitals and digits ends."""
+    the end of each group of letters and digits (groups separated by single spaces)."""
     ends: dict[int, int] = {}
     count = 0
-    position = start
-    while position < len(text) and count < 34:
-        character = text[position]
-        if character.isascii() and (character.isdigit() or character.isupper()):
-            count += 1
-            position += 1
-            following = text[position : position + 1]
-            if not (following.isascii() and following.isalnum()):
-                ends[count] = position
-        elif character == " " and text[position + 1 : position + 2].isascii() and text[position + 1 : position + 2].isalnum():
-            position += 1
-        else:
+    groups = _IBAN_GROUPS.match(text, start, min(len(text), start + 50))
+    for group in re.finditer(r"[A-Za-z0-9]+", groups.group() if groups else ""):
+        count += len(group.group())
+        if count > 34:
             break
+        end = start + group.end()
+        if not text[end : end + 1].isalnum():  # not where the search window cut a word
+            ends[count] = end
     return ends
 
 

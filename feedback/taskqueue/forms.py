@@ -9,7 +9,9 @@ def task_answer_from_post(*, assignment: TaskAssignment, data: QueryDict) -> dic
     """The answer body for the assignment's kind, from its task page's form fields."""
     kind = assignment.item.kind
     if kind == TaskKind.RATE:
-        return {"ratings": {key.removeprefix("scale-"): value for key, value in data.items() if key.startswith("scale-")}}
+        return {
+            "ratings": {key.removeprefix("scale-"): value for key, value in data.items() if key.startswith("scale-")}
+        }
     if kind == TaskKind.FLAG:
         return {"labels": data.getlist("labels"), "note": data.get("note", "")}
     if kind == TaskKind.CORRECT:

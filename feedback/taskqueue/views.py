@@ -1,5 +1,7 @@
 """The task pages: get the next task, answer it (one form per kind) or skip it."""
 
+from urllib.parse import urlencode
+
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -35,7 +37,8 @@ def task_next_page(request: HttpRequest) -> HttpResponse:
         return render(request, "feedback/tasks/home.html", context, status=rejected.status_code)
     if assignment is None:
         return render(request, "feedback/tasks/none.html", {"community": community, "kind": kind})
-    return redirect("feedback:task", assignment_id=assignment.pk)
+    filters = urlencode({key: value for key, value in (("community", community), ("kind", kind)) if value})
+    return redirect(reverse("feedback:task", args=[assignment.pk]) + (f"?{filters}" if filters else ""))
 
 
 @login_required
@@ -70,5 +73,5 @@ def task_skip_view(request: HttpRequest, assignment_id: int) -> HttpResponse:
 
 
 def _same_filters(request: HttpRequest) -> str:
-    keep = {key: request.POST.get(key) for key in ("community", "kind") if request.POST.get(key)}
-    return "&".join(f"{key}={value}" for key, value in keep.items())
+    """The volunteer's choice of community and kind, carried from task to task."""
+    return urlencode({key: request.POST[key] for key in ("community", "kind") if request.POST.get(key)})

@@ -14,7 +14,9 @@ def test_model_output_lines_become_claims():
 
 
 def test_sentence_split_fallback():
-    answer = "Paris is the capital of France. It lies on the Seine! Is it big? Yes.\n- About 2 million people live there."
+    answer = (
+        "Paris is the capital of France. It lies on the Seine! Is it big? Yes.\n- About 2 million people live there."
+    )
     assert claims_from_sentences(answer) == [
         "Paris is the capital of France.",
         "It lies on the Seine!",

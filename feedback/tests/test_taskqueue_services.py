@@ -40,7 +40,11 @@ class TestItems:
     def test_a_complete_battle_queues_reviews_of_both_answers(self):
         battle = battle_ready()
         kinds = sorted(TaskItem.objects.values_list("answer_id", "kind"))
-        expected = sorted((answer, kind) for answer in (battle.answer_a_id, battle.answer_b_id) for kind in ("correct", "flag", "rate"))
+        expected = sorted(
+            (answer, kind)
+            for answer in (battle.answer_a_id, battle.answer_b_id)
+            for kind in ("correct", "flag", "rate")
+        )
         assert kinds == expected
         assert set(TaskItem.objects.values_list("required_responses", flat=True)) == {3}
         assert set(TaskItem.objects.values_list("language", flat=True)) == {"en"}
@@ -179,7 +183,9 @@ class TestWeights:
 
     def test_draw_order_follows_the_weights(self):
         rng = random.Random(1)
-        firsts = [task_kinds_in_draw_order({"rank": 3.0, "correct": 1.0}, ["rank", "correct"], rng)[0] for _ in range(4000)]
+        firsts = [
+            task_kinds_in_draw_order({"rank": 3.0, "correct": 1.0}, ["rank", "correct"], rng)[0] for _ in range(4000)
+        ]
         share = firsts.count("rank") / len(firsts)
         assert 0.72 < share < 0.78  # 3 / (3 + 1) = 0.75
         assert task_kinds_in_draw_order({"rank": 0.0, "rate": 1.0}, ["rank", "rate"], rng) == ["rate"]
@@ -190,7 +196,9 @@ class TestResponses:
         battle = battle_ready()
         volunteer = reviewer_for(battle)
         assignment = next_of(volunteer, "rate")
-        responses.rating_submit(volunteer=volunteer, assignment_id=assignment.pk, ratings={**RATINGS, "helpfulness": "2"})
+        responses.rating_submit(
+            volunteer=volunteer, assignment_id=assignment.pk, ratings={**RATINGS, "helpfulness": "2"}
+        )
         assert dict(Rating.objects.values_list("scale__name", "value")) == {**RATINGS, "helpfulness": 2}
         assignment.refresh_from_db()
         assert assignment.status == "answered"
@@ -225,7 +233,9 @@ class TestResponses:
         first = next_of(volunteer, "flag")
         responses.flag_submit(volunteer=volunteer, assignment_id=first.pk, labels=[])
         second = next_of(volunteer, "flag")
-        responses.flag_submit(volunteer=volunteer, assignment_id=second.pk, labels=["spam", "toxic", "spam"], note=" ad ")
+        responses.flag_submit(
+            volunteer=volunteer, assignment_id=second.pk, labels=["spam", "toxic", "spam"], note=" ad "
+        )
         stored = sorted((tuple(labels), note) for labels, note in FlagResponse.objects.values_list("labels", "note"))
         assert stored == [((), ""), (("spam", "toxic"), "ad")]
 
@@ -266,7 +276,9 @@ class TestResponses:
     def _rank_setup(self):
         battle = battle_ready()
         writer = reviewer_for(battle)
-        responses.correction_submit(volunteer=writer, assignment_id=next_of(writer, "correct").pk, text="Mine is better")
+        responses.correction_submit(
+            volunteer=writer, assignment_id=next_of(writer, "correct").pk, text="Mine is better"
+        )
         ranker = reviewer_for(battle)
         assignment = next_of(ranker, "rank")
         answers = list(assignment.item.prompt.children.order_by("pk").values_list("pk", flat=True))
@@ -334,8 +346,15 @@ class TestResponses:
     )
     def test_bad_claim_checks_are_rejected(self, claims, message):
         volunteer, assignment, (moon, sea) = self._claims_setup()
-        other_claim = Claim.objects.create(answer=Message.objects.exclude(pk=moon.answer_id).filter(role="assistant").first(), position=1, text="Other answer's claim")
-        ok = [{"id": moon.pk, "text": moon.text, "verdict": "true"}, {"id": sea.pk, "text": sea.text, "verdict": "false"}]
+        other_claim = Claim.objects.create(
+            answer=Message.objects.exclude(pk=moon.answer_id).filter(role="assistant").first(),
+            position=1,
+            text="Other answer's claim",
+        )
+        ok = [
+            {"id": moon.pk, "text": moon.text, "verdict": "true"},
+            {"id": sea.pk, "text": sea.text, "verdict": "false"},
+        ]
         claims = {
             "foreign": [*ok, {"id": other_claim.pk, "text": "x", "verdict": "true"}],
             "unjudged": ok[:1],

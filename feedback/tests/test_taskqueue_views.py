@@ -23,7 +23,7 @@ def serve(client, user, kind):
     response = client.get(reverse("feedback:task_next"), {"kind": kind})
     assert response.status_code == 302, response.content[:300]
     assignment = TaskAssignment.objects.get(volunteer=user, status="reserved")
-    assert response["Location"] == reverse("feedback:task", args=[assignment.pk])
+    assert response["Location"] == reverse("feedback:task", args=[assignment.pk]) + f"?kind={kind}"
     return assignment
 
 

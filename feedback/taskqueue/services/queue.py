@@ -65,11 +65,7 @@ def task_next(
 def _reserve_one(volunteer: User, candidates) -> TaskAssignment | None:
     for _ in range(_ATTEMPTS_PER_KIND):
         with transaction.atomic():
-            item = (
-                candidates.order_by("-response_count", "created_at", "pk")
-                .select_for_update(of=("self",))
-                .first()
-            )
+            item = candidates.order_by("-response_count", "created_at", "pk").select_for_update(of=("self",)).first()
             if item is None:
                 return None
             now = timezone.now()

@@ -247,7 +247,9 @@ def task_answer_submit(*, volunteer: User, assignment_id: object, answer: object
     if kind == TaskKind.RATE:
         rating_submit(volunteer=volunteer, assignment_id=assignment.pk, ratings=body.get("ratings"))
     elif kind == TaskKind.FLAG:
-        flag_submit(volunteer=volunteer, assignment_id=assignment.pk, labels=body.get("labels"), note=body.get("note", ""))
+        flag_submit(
+            volunteer=volunteer, assignment_id=assignment.pk, labels=body.get("labels"), note=body.get("note", "")
+        )
     elif kind == TaskKind.CORRECT:
         correction_submit(volunteer=volunteer, assignment_id=assignment.pk, text=body.get("text"))
     elif kind == TaskKind.RANK:
