@@ -71,7 +71,9 @@ def my_rating_submissions(*, volunteer: User) -> QuerySet[TaskAssignment]:
         .annotate(rated_at=Max("ratings__created_at"), edited_at=Max("ratings__updated_at"))
         .select_related("item__answer", "item__community")
         .prefetch_related(
-            Prefetch("ratings", queryset=Rating.objects.select_related("scale").order_by("scale__position", "scale__pk"))
+            Prefetch(
+                "ratings", queryset=Rating.objects.select_related("scale").order_by("scale__position", "scale__pk")
+            )
         )
         .order_by("-rated_at", "-pk")
     )
@@ -213,7 +215,9 @@ def my_data_export(*, user: User) -> dict[str, Any]:
         .order_by("created_at", "pk")
     )
     rating_submissions: dict[int, dict[str, Any]] = {}
-    for rating in Rating.objects.filter(volunteer=user).select_related("scale", "answer").order_by("assignment_id", "pk"):
+    for rating in (
+        Rating.objects.filter(volunteer=user).select_related("scale", "answer").order_by("assignment_id", "pk")
+    ):
         submission = rating_submissions.setdefault(
             rating.assignment_id,
             {

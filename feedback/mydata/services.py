@@ -167,7 +167,9 @@ def claim_label_edit(*, volunteer: User, claim_label_id: object, verdict: object
     """Change the verdict on one claim: true, false, subjective or unverifiable."""
     with transaction.atomic():
         label = selectors.claim_label_get_for(volunteer=volunteer, claim_label_id=claim_label_id)
-        label = ClaimLabel.objects.select_for_update().select_related("claim__answer", "assignment__item").get(pk=label.pk)
+        label = (
+            ClaimLabel.objects.select_for_update().select_related("claim__answer", "assignment__item").get(pk=label.pk)
+        )
         if verdict not in ClaimVerdict.values:
             raise RequestRejected("Mark each claim true, false, subjective or unverifiable.")
         if verdict == label.verdict:

@@ -205,11 +205,17 @@ class Editable:
 
 
 def _rating_form(submission) -> dict[str, Any]:
-    return {"scales": [(scale, str(value or "")) for scale, value in selectors.rating_form_scales(submission=submission)]}
+    return {
+        "scales": [(scale, str(value or "")) for scale, value in selectors.rating_form_scales(submission=submission)]
+    }
 
 
 def _rating_form_posted(submission, post: QueryDict) -> dict[str, Any]:
-    values = {key.removeprefix(RATING_FIELD_PREFIX): value for key, value in post.items() if key.startswith(RATING_FIELD_PREFIX)}
+    values = {
+        key.removeprefix(RATING_FIELD_PREFIX): value
+        for key, value in post.items()
+        if key.startswith(RATING_FIELD_PREFIX)
+    }
     scales = [scale for scale, _ in selectors.rating_form_scales(submission=submission)]
     return {"scales": [(scale, values.get(scale.name, "")) for scale in scales], "values": values}
 
@@ -313,7 +319,9 @@ def my_account_erase(request: HttpRequest) -> HttpResponse:
         context = {"counts": _named(selectors.my_data_counts(user=request.user)), "error": rejected.message}
         return render(request, template, context, status=rejected.status_code)
     logout(request)
-    return render(request, "feedback/mydata/erased.html", {"erasure": erasure, "removed": _named(erasure.items_removed)})
+    return render(
+        request, "feedback/mydata/erased.html", {"erasure": erasure, "removed": _named(erasure.items_removed)}
+    )
 
 
 def _named(counts: dict[str, int]) -> list[tuple[str, int]]:

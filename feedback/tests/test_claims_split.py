@@ -9,7 +9,10 @@ from inference.models import ModelEndpoint
 
 
 def test_model_output_lines_become_claims():
-    output = "Here are the claims:\n1. Paris is the capital of France.\n- It lies on the Seine.\n\n* It lies on the Seine.\nok"
+    output = (
+        "Here are the claims:\n1. Paris is the capital of France.\n- It lies on the Seine.\n\n"
+        "* It lies on the Seine.\nok"
+    )
     assert claims_from_model_output(output, "") == ["Paris is the capital of France.", "It lies on the Seine."]
 
 

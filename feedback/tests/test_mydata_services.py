@@ -203,7 +203,10 @@ class TestCorrectionEdit:
             ("   ", "Write your better answer first."),
             (None, "Write your better answer first."),
             ("x" * 41, "The answer is 41 characters long; the limit is 40."),
-            ("The Moon's gravity pulls the oceans.", "Your answer is the same as the model's. Change it, or delete your answer."),
+            (
+                "The Moon's gravity pulls the oceans.",
+                "Your answer is the same as the model's. Change it, or delete your answer.",
+            ),
         ],
     )
     def test_bad_text_is_refused_and_nothing_changes(self, settings, text, message):
@@ -337,7 +340,10 @@ class TestErasure:
     def test_everything_goes_the_request_is_recorded_and_the_account_is_anonymised(self):
         data = contributions()
         services.flag_response_edit(volunteer=data.me, flag_response_id=data.flag.pk, labels=["spam"])
-        rating_item, correct_item = data.rating.item_id, TaskItem.objects.get(kind="correct", answer=data.correction.corrects)
+        rating_item, correct_item = (
+            data.rating.item_id,
+            TaskItem.objects.get(kind="correct", answer=data.correction.corrects),
+        )
         before_counts = (response_count(rating_item), correct_item.response_count)
 
         erasure = services.account_erase(user=data.me, email_confirmation=f"  {data.me.email.upper()} ")

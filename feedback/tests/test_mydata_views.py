@@ -78,7 +78,7 @@ class TestList:
             assert f'id="mydata-{kind}"' in html
         assert "Tell me about tides." in html  # my arena prompt
         assert "Tie" in html  # my vote
-        assert 'Helpfulness <strong>4</strong>/5' in html
+        assert "Helpfulness <strong>4</strong>/5" in html
         assert "Fails the task" in html and "It leaves out the Sun." in html
         assert "Gravity makes tides." in html and "your wording" in html
         assert "The Moon&#x27;s and the Sun&#x27;s gravity raise the tides." in html
@@ -168,7 +168,7 @@ class TestEdit:
         html = response.content.decode()
         assert html.strip().startswith('<div id="edit-panel"')
         assert "Saved. The earlier version is kept in the history below." in html
-        assert 'Helpfulness <strong>4</strong>/5' in html  # the old value, in the history
+        assert "Helpfulness <strong>4</strong>/5" in html  # the old value, in the history
         assert ratings_of(data.rating) == {"helpfulness": 1, "correctness": 2, "harmlessness": 3}
         revision = Revision.objects.get()
         assert (revision.kind, revision.object_id, revision.data) == ("ratings", data.rating.pk, {"ratings": RATINGS})
@@ -214,7 +214,9 @@ class TestEdit:
 
 
 class TestDelete:
-    @pytest.mark.parametrize("kind", ["conversations", "ratings", "flags", "rankings", "claim_labels", "better_answers", "donations"])
+    @pytest.mark.parametrize(
+        "kind", ["conversations", "ratings", "flags", "rankings", "claim_labels", "better_answers", "donations"]
+    )
     def test_htmx_delete_returns_the_section_without_the_item(self, client, kind):
         data = contributions()
         pk = items_by_kind(data)[kind]
@@ -445,8 +447,14 @@ class TestErase:
         assert (me.email, me.is_active, me.has_usable_password()) == (f"erased-{me.pk}@invalid", False, False)
         assert "_auth_user_id" not in client.session
         assert client.get(MY_DATA).status_code == 302
-        for model, field in [(Rating, "volunteer"), (FlagResponse, "volunteer"), (Ranking, "volunteer"),
-                             (ClaimLabel, "volunteer"), (Donation, "owner"), (Conversation, "owner")]:
+        for model, field in [
+            (Rating, "volunteer"),
+            (FlagResponse, "volunteer"),
+            (Ranking, "volunteer"),
+            (ClaimLabel, "volunteer"),
+            (Donation, "owner"),
+            (Conversation, "owner"),
+        ]:
             assert not model.objects.filter(**{field: me}).exists(), model
         assert ratings_of(data.other_rating) == RATINGS
         assert Message.objects.filter(pk=data.other_correction.pk).exists()

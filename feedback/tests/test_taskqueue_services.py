@@ -15,7 +15,6 @@ from feedback.models import (
     Rating,
     TaskAssignment,
     TaskItem,
-    TaskKind,
 )
 from feedback.taskqueue.services import responses
 from feedback.taskqueue.services.items import gold_item_create

@@ -4,7 +4,7 @@ import pytest
 from django.urls import reverse
 
 from community.tests.factories import MembershipFactory, UserFactory
-from feedback.models import Claim, ClaimLabel, FlagResponse, Message, Ranking, Rating, TaskAssignment
+from feedback.models import ClaimLabel, FlagResponse, Message, Ranking, Rating, TaskAssignment
 from feedback.taskqueue.services import responses
 from feedback.taskqueue.services.queue import task_next
 from feedback.tests.factories import battle_ready, claims_proposed
