@@ -29,3 +29,35 @@ def membership_accept_licence(*, user: User, community: Community) -> Membership
         membership.licence_accepted_at = timezone.now()
         membership.save(update_fields=["licence_name", "licence_version", "licence_accepted_at"])
     return membership
+
+
+LANGUAGE_CODES = {
+    "ar": "Arabic", "de": "German", "en": "English", "es": "Spanish", "fr": "French", "hi": "Hindi",
+    "it": "Italian", "ja": "Japanese", "ko": "Korean", "nl": "Dutch", "pl": "Polish", "pt": "Portuguese",
+    "ru": "Russian", "sw": "Swahili", "tr": "Turkish", "uk": "Ukrainian", "zh": "Chinese",
+}  # fmt: skip
+
+
+def volunteer_preferences_set(*, user: User, languages: list[str], topics: dict[str, list[str]]) -> User:
+    """Set the languages a volunteer works in and, per community (by slug), the topics they pick.
+    Empty lists mean "any". Unknown languages, communities or topics are rejected, nothing saved."""
+    from community.errors import RequestRejected
+
+    unknown_languages = sorted(set(languages) - set(LANGUAGE_CODES))
+    if unknown_languages:
+        raise RequestRejected(f"Unknown language: {', '.join(unknown_languages)}.")
+    memberships = {m.community.slug: m for m in Membership.objects.filter(user=user).select_related("community")}
+    for slug, chosen in topics.items():
+        if slug not in memberships:
+            raise RequestRejected("You can pick topics only in communities you joined.")
+        unknown_topics = sorted(set(chosen) - set(memberships[slug].community.topics))
+        if unknown_topics:
+            raise RequestRejected(f"Unknown topic in {memberships[slug].community.name}: {', '.join(unknown_topics)}.")
+    with transaction.atomic():
+        user.languages = sorted(set(languages))
+        user.save(update_fields=["languages"])
+        for slug, chosen in topics.items():
+            membership = memberships[slug]
+            membership.topics = sorted(set(chosen))
+            membership.save(update_fields=["topics"])
+    return user

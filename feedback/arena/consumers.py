@@ -58,6 +58,7 @@ class ArenaConsumer(AsyncWebsocketConsumer):
                 community=self.community,
                 prompt_text=data.get("prompt"),
                 conversation_id=data.get("conversation"),
+                topic=data.get("topic", ""),
             )
         except RequestRejected as rejected:
             await self.send(text_data=fragments.notice(rejected.message))

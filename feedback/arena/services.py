@@ -49,13 +49,18 @@ def arena_pair_draw(*, community: Community) -> tuple[ModelEndpoint, ModelEndpoi
     return pair[0], pair[1]
 
 
-def battle_start(*, judge: User, community: Community, prompt_text: object, conversation_id: object = None) -> Battle:
+def battle_start(
+    *, judge: User, community: Community, prompt_text: object, conversation_id: object = None, topic: object = ""
+) -> Battle:
     """Start a turn: a new battle in a new conversation, or the next turn of an existing one.
 
     A follow-up continues from the last turn whose answers completed, with the same two
     models. Votes in a conversation whose names were already shown are not blind.
     """
     text = prompt_clean(prompt_text)
+    topic = topic if isinstance(topic, str) else ""
+    if topic and topic not in community.topics:
+        raise RequestRejected(f"{community.name} has no topic called {topic!r}.")
     if not user_may_contribute(user=judge, community=community):
         raise NotAllowed(f"Join {community.name} and accept its data licence before contributing.")
 
@@ -77,7 +82,7 @@ def battle_start(*, judge: User, community: Community, prompt_text: object, conv
     with transaction.atomic():
         if previous is None:
             model_a, model_b = arena_pair_draw(community=community)
-            conversation = Conversation.objects.create(community=community, owner=judge)
+            conversation = Conversation.objects.create(community=community, owner=judge, topic=topic)
             root = Message.objects.create(conversation=conversation, role=Message.Role.USER, text=text, author=judge)
             parents = {"a": root, "b": root}
             turn = 1

@@ -28,7 +28,7 @@ POINT_RULES: tuple[PointRule, ...] = (
     PointRule("ranking", "Ranking", 3, "each set of answers you ranked"),
     PointRule("claim_check", "Claim check", 2, "each answer whose claims you checked"),
     PointRule("better_answer", "Better answer", 5, "each better answer you wrote"),
-    PointRule("gold_bonus", "Gold bonus", 1, "extra, for each check item with a known answer you got right"),
+    PointRule("gold_bonus", "Gold bonus", 1, "extra, for each gold item (one with a known answer) you got right"),
 )
 POINTS_PER_KIND: dict[str, int] = {rule.kind: rule.points for rule in POINT_RULES}
 CONTRIBUTION_KINDS: tuple[str, ...] = tuple(rule.kind for rule in POINT_RULES)

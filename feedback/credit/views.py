@@ -66,7 +66,7 @@ def leaderboard_visibility(request: HttpRequest) -> HttpResponse:
         context = {
             "is_on_leaderboards": user.is_on_leaderboards,
             "public_name": volunteer_public_name(user),
-            "notice": notice,
+            "notice": "Saved.",
         }
         return render(request, f"{MY_CREDIT_TEMPLATE}#visibility", context)
     messages.success(request, notice)

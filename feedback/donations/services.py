@@ -47,12 +47,17 @@ def size_text(size: int) -> str:
     return f"{size / (1024 * 1024):.1f} MB"
 
 
+def _size_exact_text(size: int) -> str:
+    """ "812 bytes", "6.2 MB (6,500,000 bytes)"."""
+    return size_text(size) if size < 1024 else f"{size_text(size)} ({size:,} bytes)"
+
+
 def donation_upload_size_check(*, size: int) -> None:
     """Refuse a file larger than the configured limit, before anything reads it."""
     limit = settings.DONATION_MAX_BYTES
     if size > limit:
         raise UploadTooLarge(
-            f"The file is {size_text(size)} ({size:,} bytes); the limit is {size_text(limit)} ({limit:,} bytes). "
+            f"The file is {_size_exact_text(size)}; the limit is {_size_exact_text(limit)}. "
             "Upload a smaller export, or split it."
         )
 

@@ -94,17 +94,17 @@ SECTIONS = [
 ]
 SECTIONS_BY_KIND = {section.kind: section for section in SECTIONS}
 KIND_NAMES = {
-    "conversations": "arena conversations",
-    "battles": "battles (votes)",
-    "ratings": "rated answers",
-    "flags": "flags",
-    "rankings": "rankings",
-    "claim_labels": "claim checks",
-    "claims": "claims you worded",
-    "better_answers": "better answers",
-    "donations": "donated conversations",
-    "revisions": "earlier versions of your edits",
-    "memberships": "community memberships",
+    "conversations": ("arena conversation", "arena conversations"),
+    "battles": ("battle (vote)", "battles (votes)"),
+    "ratings": ("rated answer", "rated answers"),
+    "flags": ("flag", "flags"),
+    "rankings": ("ranking", "rankings"),
+    "claim_labels": ("claim check", "claim checks"),
+    "claims": ("claim you worded", "claims you worded"),
+    "better_answers": ("better answer", "better answers"),
+    "donations": ("donated conversation", "donated conversations"),
+    "revisions": ("earlier version of an edit", "earlier versions of your edits"),
+    "memberships": ("community membership", "community memberships"),
 }
 
 
@@ -325,5 +325,10 @@ def my_account_erase(request: HttpRequest) -> HttpResponse:
 
 
 def _named(counts: dict[str, int]) -> list[tuple[str, int]]:
-    """Counts with the words the page uses, in a stable order."""
-    return [(KIND_NAMES.get(kind, kind.replace("_", " ")), count) for kind, count in counts.items()]
+    """The kinds that have items, with the words the page uses, in a stable order."""
+    named = []
+    for kind, count in counts.items():
+        singular, plural = KIND_NAMES.get(kind, (kind.replace("_", " "),) * 2)
+        if count:
+            named.append((singular if count == 1 else plural, count))
+    return named

@@ -92,3 +92,29 @@ def item_agreement(*, item: TaskItem) -> float | None:
     else:
         return None
     return sum(pairs) / len(pairs) if pairs else None
+
+
+def contributor_quality_list(*, community: Community | None = None, limit: int = 200) -> list[dict]:
+    """Per volunteer: tasks answered, gold items answered, and the share of gold answered right
+    (for moderators; volunteers are never told which items were gold). One query."""
+    from django.db.models import Count, Max, Q
+
+    from feedback.models import TaskAssignment
+
+    answered = TaskAssignment.objects.filter(status=TaskAssignment.Status.ANSWERED)
+    if community is not None:
+        answered = answered.filter(item__community=community)
+    rows = (
+        answered.values("volunteer_id", "volunteer__email", "volunteer__display_name")
+        .annotate(
+            answered=Count("pk"),
+            gold_answered=Count("pk", filter=Q(gold_correct__isnull=False)),
+            gold_right=Count("pk", filter=Q(gold_correct=True)),
+            last_answered_at=Max("answered_at"),
+        )
+        .order_by("-answered")[:limit]
+    )
+    return [
+        row | {"gold_accuracy": row["gold_right"] / row["gold_answered"] if row["gold_answered"] else None}
+        for row in rows
+    ]

@@ -5,6 +5,7 @@ from feedback.taskqueue import api, views
 urlpatterns = [
     path("tasks/", views.tasks_home, name="tasks"),
     path("tasks/next/", views.task_next_page, name="task_next"),
+    path("tasks/preferences/", views.task_preferences, name="task_preferences"),
     path("tasks/<int:assignment_id>/", views.task_page, name="task"),
     path("tasks/<int:assignment_id>/answer/", views.task_answer, name="task_answer"),
     path("tasks/<int:assignment_id>/skip/", views.task_skip_view, name="task_skip"),

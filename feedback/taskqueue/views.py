@@ -2,6 +2,7 @@
 
 from urllib.parse import urlencode
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -9,6 +10,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from community.errors import RequestRejected
+from community.services import LANGUAGE_CODES, volunteer_preferences_set
 from feedback.models import TaskAssignment, TaskKind
 from feedback.taskqueue import forms
 from feedback.taskqueue.selectors import assignment_get_for_volunteer, memberships_contributing, task_context
@@ -75,3 +77,19 @@ def task_skip_view(request: HttpRequest, assignment_id: int) -> HttpResponse:
 def _same_filters(request: HttpRequest) -> str:
     """The volunteer's choice of community and kind, carried from task to task."""
     return urlencode({key: request.POST[key] for key in ("community", "kind") if request.POST.get(key)})
+
+
+@login_required
+def task_preferences(request: HttpRequest) -> HttpResponse:
+    """Pick the languages and, per community, the topics to get tasks in."""
+    memberships = memberships_contributing(volunteer=request.user)
+    if request.method == "POST":
+        topics = {m.community.slug: request.POST.getlist(f"topics-{m.community.slug}") for m in memberships}
+        try:
+            volunteer_preferences_set(user=request.user, languages=request.POST.getlist("languages"), topics=topics)
+        except RequestRejected as rejected:
+            context = {"memberships": memberships, "languages": LANGUAGE_CODES, "error": rejected.message}
+            return render(request, "feedback/tasks/preferences.html", context, status=rejected.status_code)
+        messages.success(request, "Saved. Your next tasks follow these choices.")
+        return redirect("feedback:tasks")
+    return render(request, "feedback/tasks/preferences.html", {"memberships": memberships, "languages": LANGUAGE_CODES})

@@ -79,6 +79,16 @@ class TestBattleStart:
         assert raised.value.status_code == 400
         assert counts() == (0, 0, 0)
 
+    def test_a_topic_of_the_community_is_kept_on_the_conversation_and_its_items(self):
+        community, judge, _, _ = arena_setup()
+        community.topics = ["Health", "Law"]
+        community.save()
+        battle = services.battle_start(judge=judge, community=community, prompt_text="Is aspirin safe?", topic="Health")
+        assert battle.conversation.topic == "Health"
+        with pytest.raises(RequestRejected, match="has no topic called 'Cooking'"):
+            services.battle_start(judge=judge, community=community, prompt_text="Pasta?", topic="Cooking")
+        assert counts() == (1, 3, 1)
+
     @override_settings(ARENA_PROMPT_MAX_CHARS=10)
     def test_prompt_over_the_limit_is_rejected(self):
         community, judge, _, _ = arena_setup()

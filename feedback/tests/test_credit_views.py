@@ -230,7 +230,8 @@ class TestVisibility:
         assert response.status_code == 200
         html = response.content.decode()
         assert html.lstrip().startswith('<section id="leaderboard-visibility"')
-        assert "You are hidden from leaderboards." in html
+        assert '<p class="notice" role="status">Saved.</p>' in html
+        assert "You are <strong>hidden</strong> from the contributor leaderboards." in html
         assert "Show me on leaderboards" in html
         assert "HX-Request" in response["Vary"]
         me.refresh_from_db()

@@ -418,7 +418,7 @@ class TestErase:
         client.force_login(data.me)
         html = client.get(ERASE).content.decode()
         assert "<strong>2</strong> claim checks" in html
-        assert "<strong>1</strong> arena conversations" in html
+        assert "<strong>1</strong> arena conversation<" in html
         assert 'name="email"' in html
 
     def test_a_wrong_address_is_a_400_and_nothing_changes(self, client):
@@ -438,8 +438,8 @@ class TestErase:
         assert response.status_code == 200
         html = response.content.decode()
         assert "Your account is erased" in html
-        assert "<strong>1</strong> rated answers" in html
-        assert "<strong>1</strong> community memberships" in html
+        assert "<strong>1</strong> rated answer<" in html
+        assert "<strong>1</strong> community membership<" in html
         erasure = ErasureRequest.objects.get()
         assert erasure.user_pk == data.me.pk
         assert erasure.items_removed["conversations"] == 1

@@ -69,3 +69,33 @@ def test_no_responses_no_numbers(client):
     assert response.status_code == 200
     assert 'id="agreement"' in response.content.decode()
     assert "not enough data" in response.content.decode()
+
+
+def test_gold_accuracy_is_for_moderators_only(client):
+    from feedback.taskqueue.services.items import gold_item_create
+
+    battle = battle_ready()
+    battle.community.gold_rate = 1.0
+    battle.community.save()
+    gold_item_create(kind="flag", answer=battle.answer_a, gold_answer={"labels": []})
+    gold_item_create(kind="flag", answer=battle.answer_b, gold_answer={"labels": ["spam"]})
+    volunteer = MembershipFactory(community=battle.community, user=UserFactory(email="gil@example.org")).user
+    for _ in range(2):
+        assignment = task_next(volunteer=volunteer, kind="flag")
+        assert assignment.item.is_gold
+        responses.flag_submit(volunteer=volunteer, assignment_id=assignment.pk, labels=[])
+    # Right on the first (no labels), wrong on the second (spam): 1 of 2.
+
+    for role, status in [("volunteer", 403), ("researcher", 403), ("moderator", 200), ("admin", 200)]:
+        client.force_login(UserFactory(role=role))
+        response = client.get("/moderation/contributors/")
+        assert response.status_code == status
+        if status == 200:
+            html = response.content.decode()
+            assert "gil@example.org" in html
+            assert "50%" in html
+    client.logout()
+    assert client.get("/moderation/contributors/")["Location"].startswith("/accounts/login/")
+    # The volunteer's own task pages never say which items were gold.
+    client.force_login(volunteer)
+    assert "gold" not in client.get("/tasks/").content.decode().lower()

@@ -244,3 +244,32 @@ class TestPermissions:
         client.force_login(reviewer_for(battle))
         html = client.get("/tasks/").content.decode()
         assert f'<option value="{battle.community.slug}">{battle.community.name}</option>' in html
+
+
+class TestPreferences:
+    def test_languages_and_topics_are_saved_and_validated(self, client):
+        battle = battle_ready()
+        battle.community.topics = ["Health", "Law"]
+        battle.community.save()
+        volunteer = reviewer_for(battle)
+        client.force_login(volunteer)
+        page = client.get("/tasks/preferences/")
+        assert 'value="Health"' in page.content.decode()
+        response = client.post(
+            "/tasks/preferences/", {"languages": ["fr", "en"], f"topics-{battle.community.slug}": ["Law"]}
+        )
+        assert response.status_code == 302
+        volunteer.refresh_from_db()
+        assert volunteer.languages == ["en", "fr"]
+        assert volunteer.memberships.get().topics == ["Law"]
+        bad = client.post("/tasks/preferences/", {"languages": ["xx"], f"topics-{battle.community.slug}": ["Law"]})
+        assert bad.status_code == 400
+        assert "Unknown language: xx." in bad.content.decode()
+        bad_topic = client.post("/tasks/preferences/", {f"topics-{battle.community.slug}": ["Cooking"]})
+        assert bad_topic.status_code == 400
+        volunteer.refresh_from_db()
+        assert volunteer.languages == ["en", "fr"]
+        assert volunteer.memberships.get().topics == ["Law"]
+
+    def test_anonymous_is_sent_to_log_in(self, client):
+        assert client.get("/tasks/preferences/")["Location"].startswith("/accounts/login/")
