@@ -15,7 +15,6 @@ from feedback.models import Conversation, Donation, Message, TaskItem
 from feedback.tests.test_donations_support import (
     DATA,
     TURNS_WITH_PII,
-    chatgpt_export,
     draft_create,
     pool_snapshot,
     sharegpt_export,

@@ -227,6 +227,8 @@ class TestDelete:
         assert html.strip().startswith(f'<section id="mydata-{kind}"')
         assert f'id="{kind}-{pk}"' not in html
         assert "Deleted." in html
+        # The count in the index is swapped out of band.
+        assert f'id="mydata-index-{kind}"' in html and 'hx-swap-oob="true"' in html
 
     def test_a_plain_delete_redirects_back_and_the_item_is_gone(self, client):
         data = contributions()
