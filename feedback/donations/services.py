@@ -15,6 +15,7 @@ from community.selectors import community_get, user_may_contribute
 from feedback.donations.parsing import DonationRejected, donation_parse
 from feedback.donations.selectors import donation_get_for_owner
 from feedback.models import Conversation, Donation, Message
+from feedback.mydata.services import donation_delete as my_data_donation_delete
 from feedback.taskqueue.services.items import task_items_create_for_answer
 
 # The most conversations one upload may hold: each becomes a draft to review by hand.
@@ -201,12 +202,11 @@ def donation_donate(*, owner: User, donation_id: object, community_slug: object)
 
 
 def donation_delete(*, owner: User, donation_id: object) -> Donation:
-    """Delete a draft, or a donation together with its conversation: its messages and their
-    review items leave the live pool, so later releases leave them out. Returns the donation as
-    it was, for the message that confirms it."""
+    """Delete a draft, or a donation together with its conversation: its messages, their review
+    items and the reviews given to them (with their revision history) leave the live pool, so
+    later releases leave them out. The removal itself is My data's, so that deleting from either
+    page does exactly the same. Returns the donation as it was, for the message that confirms it."""
     with transaction.atomic():
         donation = donation_get_for_owner(owner=owner, donation_id=donation_id, for_update=True)
-        if donation.conversation_id is not None:
-            Conversation.objects.filter(pk=donation.conversation_id, owner=owner).delete()
-        donation.delete()
+        my_data_donation_delete(volunteer=owner, donation_id=donation.pk)
     return donation

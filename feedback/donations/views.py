@@ -160,7 +160,7 @@ def donation_donate(request: HttpRequest, donation_id: int) -> HttpResponse:
         return render(request, REVIEW_TEMPLATE, context, status=rejected.status_code)
     messages.success(
         request,
-        f"Thank you! “{donation}” is now part of {donation.community.name}'s pool, shared under "
+        f"Thank you! “{donation}” is now in the pool of {donation.community.name}, shared under "
         f"{donation.community.licence_name}. Volunteers will review its answers.",
     )
     return redirect("feedback:donations")

@@ -1,6 +1,7 @@
 """The donation services and selectors in depth: upload, review, donate, delete."""
 
 import datetime
+import random
 
 import pytest
 from django.http import Http404
@@ -11,7 +12,9 @@ from community.tests.factories import CommunityFactory, MembershipFactory, UserF
 from feedback.donations import services
 from feedback.donations.parsing import NEITHER_FORMAT
 from feedback.donations.selectors import donation_communities_for, donation_list_for_owner, donation_review
-from feedback.models import Conversation, Donation, Message, TaskItem
+from feedback.models import Conversation, Donation, Message, Rating, TaskAssignment, TaskItem
+from feedback.taskqueue.services.queue import task_next
+from feedback.taskqueue.services.responses import task_answer_submit
 from feedback.tests.test_donations_support import (
     DATA,
     TURNS_WITH_PII,
@@ -375,6 +378,22 @@ class TestDelete:
         # The other donor's conversation stays in the pool.
         assert Message.objects.filter(conversation__owner=other.user).count() == 4
         assert TaskItem.objects.count() == 6
+
+    def test_the_reviews_given_to_a_donated_answer_go_with_it(self):
+        membership = MembershipFactory()
+        reviewer = MembershipFactory(community=membership.community).user
+        draft = draft_create(owner=membership.user)
+        services.donation_donate(owner=membership.user, donation_id=draft.pk, community_slug=membership.community.slug)
+        assignment = task_next(volunteer=reviewer, kind="rate", rng=random.Random(0))
+        assert assignment.item.answer.conversation.donation.pk == draft.pk
+        ratings = {"helpfulness": 4, "correctness": 3, "harmlessness": 5}
+        task_answer_submit(volunteer=reviewer, assignment_id=assignment.pk, answer={"ratings": ratings})
+        assert Rating.objects.count() == 3
+
+        services.donation_delete(owner=membership.user, donation_id=draft.pk)
+
+        assert (Rating.objects.count(), TaskAssignment.objects.count(), TaskItem.objects.count()) == (0, 0, 0)
+        assert pool_snapshot() == {"donations": [], "conversations": [], "messages": [], "task_items": []}
 
     @pytest.mark.parametrize("role", ["volunteer", "researcher", "moderator", "admin"])
     def test_nobody_else_can_delete_a_donation(self, role):

@@ -2,6 +2,7 @@
 who may do what."""
 
 import io
+import re
 
 import pytest
 from django.core.files.uploadedfile import InMemoryUploadedFile, SimpleUploadedFile
@@ -210,7 +211,7 @@ class TestReviewPage:
         assert f'action="{toggle_url(draft, 2)}"' in html
         assert "Donate to Bakers under CC BY 4.0" in html
         assert "Lawyers" not in html
-        assert f'name="community"\n                      value="{membership.community.slug}"' in html
+        assert f'name="community" value="{membership.community.slug}"' in html
         assert "Delete this draft" in html
 
     def test_without_a_community_it_says_how_to_join_one(self, client):
@@ -236,6 +237,9 @@ class TestReviewPage:
         client.force_login(membership.user)
         html = client.get(review_url(draft)).content.decode()
         assert f"<strong>{membership.community.name}</strong>" in html
+        assert (
+            "<strong>Personal information found in what you donated: 1 e-mail address, 1 phone number.</strong>" in html
+        )
         assert 'name="is_removed"' not in html
         assert "Edit this turn" not in html
         assert "Delete this donation" in html
@@ -252,10 +256,11 @@ class TestTurns:
         assert html.lstrip().startswith('<article id="turn-2"')
         assert "Removed: will not be donated" in html
         assert 'name="is_removed" value="false"' in html
-        assert 'id="pii-summary"\n     hx-swap-oob="true"' in html
+        assert re.search(r'<div id="pii-summary"\s+hx-swap-oob="true"', html)
+        assert re.search(r'<section id="donate-panel"\s+class="card donate-panel"\s+hx-swap-oob="true"', html)
         assert "No personal information found in the turns you keep." in html
         assert 'id="donate-panel"' in html
-        assert "1 of your messages and 2 answers will be donated." in html
+        assert "1 of your messages and 2 answers will be donated." in " ".join(html.split())
         assert "HX-Request" in response["Vary"]
         assert [turn["is_removed"] for turn in Donation.objects.get(pk=draft.pk).turns] == [False, False, True, False]
 
@@ -343,7 +348,7 @@ class TestDonate:
         assert response.status_code == 302
         assert response["Location"] == LIST_URL
         assert flashes(response) == [
-            f"Thank you! “Chat 1” is now part of {community.name}'s pool, shared under CC BY 4.0. "
+            f"Thank you! “Chat 1” is now in the pool of {community.name}, shared under CC BY 4.0. "
             "Volunteers will review its answers."
         ]
         conversation = Conversation.objects.get()
