@@ -53,3 +53,25 @@ def closed_port_url() -> str:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     return f"http://127.0.0.1:{port}/v1"
+
+
+@pytest.fixture(autouse=True)
+def default_rating_scales(request: pytest.FixtureRequest) -> None:
+    """Put back the rating scales a migration seeds, for tests that use the database.
+
+    Transactional tests (live servers, websockets, races) empty every table when they finish,
+    rows written by data migrations included, so later tests would find no rating scale.
+    This runs the seeding migration's own function again (it is idempotent).
+    """
+    marker = request.node.get_closest_marker("django_db")
+    wants_transactions = (marker is not None and marker.kwargs.get("transaction")) or (
+        "transactional_db" in request.fixturenames
+    )
+    if marker is None and not {"db", "transactional_db"} & set(request.fixturenames):
+        return
+    request.getfixturevalue("transactional_db" if wants_transactions else "db")
+    import importlib
+
+    from django.apps import apps
+
+    importlib.import_module("feedback.migrations.0003_default_rating_scales").scales_add(apps, None)

@@ -46,10 +46,7 @@ from feedback.mydata.selectors import (
 )
 from feedback.taskqueue.gold import gold_response_is_correct
 from feedback.taskqueue.selectors import rating_scales_for
-from feedback.taskqueue.services.responses import NOTE_MAX_CHARS
-
-RATING_VALUES = {"1", "2", "3", "4", "5"}
-
+from feedback.taskqueue.services.responses import NOTE_MAX_CHARS, ratings_clean
 
 # Shared steps
 
@@ -89,31 +86,13 @@ def _assignment_locked(assignment_id: int) -> TaskAssignment:
 # Edits
 
 
-def _ratings_clean(ratings: object, scales: Mapping) -> dict[str, int]:
-    """The rules of `rating_submit`: every scale of the community, each a whole number 1 to 5."""
-    if not isinstance(ratings, Mapping):
-        raise RequestRejected("Send the ratings as an object of scale name to a value from 1 to 5.")
-    unknown = sorted(set(ratings) - set(scales))
-    if unknown:
-        raise RequestRejected(f"Unknown rating scale: {', '.join(map(str, unknown))}.")
-    missing = [name for name in scales if name not in ratings]
-    if missing:
-        raise RequestRejected(f"Rate every scale; missing: {', '.join(missing)}.")
-    values = {}
-    for name, value in ratings.items():
-        if isinstance(value, bool) or not isinstance(value, int | str) or str(value) not in RATING_VALUES:
-            raise RequestRejected(f"'{scales[name].label}' must be a whole number from 1 to 5.")
-        values[name] = int(value)
-    return values
-
-
 def rating_edit(*, volunteer: User, assignment_id: object, ratings: object) -> TaskAssignment:
     """Change the values of one rating submission (every scale, 1 to 5)."""
     with transaction.atomic():
         submission = selectors.rating_submission_get_for(volunteer=volunteer, assignment_id=assignment_id)
         assignment = _assignment_locked(submission.pk)
         scales = {scale.name: scale for scale in rating_scales_for(community=assignment.item.community)}
-        values = _ratings_clean(ratings, scales)
+        values = ratings_clean(ratings, scales)
         current = {rating.scale.name: rating for rating in assignment.ratings.select_related("scale")}
         previous = {name: rating.value for name, rating in current.items()}
         if values == previous:

@@ -21,6 +21,7 @@ from feedback.models import (
     Message,
     Ranking,
     Rating,
+    RatingScale,
     TaskAssignment,
     TaskKind,
 )
@@ -62,28 +63,31 @@ def _assignment_close(assignment: TaskAssignment, response: Mapping) -> None:
     assignment.save(update_fields=["status", "answered_at", "gold_correct"])
 
 
+def ratings_clean(ratings: object, scales: Mapping[str, RatingScale]) -> dict[str, int]:
+    """Every scale of the community rated, each a whole number from 1 to 5 (given as a number
+    or its text); the values as ints, or RequestRejected saying what is wrong."""
+    if not isinstance(ratings, Mapping):
+        raise RequestRejected("Send the ratings as an object of scale name to a value from 1 to 5.")
+    unknown = sorted(set(ratings) - set(scales))
+    if unknown:
+        raise RequestRejected(f"Unknown rating scale: {', '.join(map(str, unknown))}.")
+    missing = [name for name in scales if name not in ratings]
+    if missing:
+        raise RequestRejected(f"Rate every scale; missing: {', '.join(missing)}.")
+    values = {}
+    for name, value in ratings.items():
+        if isinstance(value, bool) or not isinstance(value, int | str) or str(value) not in {"1", "2", "3", "4", "5"}:
+            raise RequestRejected(f"'{scales[name].label}' must be a whole number from 1 to 5.")
+        values[name] = int(value)
+    return values
+
+
 def rating_submit(*, volunteer: User, assignment_id: object, ratings: object) -> list[Rating]:
     """Rate an answer on every scale of its community, 1 to 5."""
     with transaction.atomic():
         assignment = _assignment_open(volunteer=volunteer, assignment_id=assignment_id, kind=TaskKind.RATE)
         scales = {scale.name: scale for scale in rating_scales_for(community=assignment.item.community)}
-        if not isinstance(ratings, Mapping):
-            raise RequestRejected("Send the ratings as an object of scale name to a value from 1 to 5.")
-        unknown = sorted(set(ratings) - set(scales))
-        if unknown:
-            raise RequestRejected(f"Unknown rating scale: {', '.join(map(str, unknown))}.")
-        missing = [name for name in scales if name not in ratings]
-        if missing:
-            raise RequestRejected(f"Rate every scale; missing: {', '.join(missing)}.")
-        values = {}
-        for name, value in ratings.items():
-            if (
-                isinstance(value, bool)
-                or not isinstance(value, int | str)
-                or str(value) not in {"1", "2", "3", "4", "5"}
-            ):
-                raise RequestRejected(f"'{scales[name].label}' must be a whole number from 1 to 5.")
-            values[name] = int(value)
+        values = ratings_clean(ratings, scales)
         _assignment_close(assignment, {"ratings": values})
         return Rating.objects.bulk_create(
             Rating(
