@@ -80,7 +80,11 @@ def _gold_recheck(*, assignment: TaskAssignment, response: Mapping) -> None:
 
 
 def _assignment_locked(assignment_id: int) -> TaskAssignment:
-    return TaskAssignment.objects.select_for_update().select_related("item", "item__community").get(pk=assignment_id)
+    return (
+        TaskAssignment.objects.select_for_update(of=("self",))
+        .select_related("item", "item__community")
+        .get(pk=assignment_id)
+    )
 
 
 # Edits
@@ -118,7 +122,7 @@ def flag_response_edit(*, volunteer: User, flag_response_id: object, labels: obj
     """Change which problems a flagged answer has (none is a valid answer) and the note."""
     with transaction.atomic():
         flag = selectors.flag_response_get_for(volunteer=volunteer, flag_response_id=flag_response_id)
-        flag = FlagResponse.objects.select_for_update().select_related("assignment__item").get(pk=flag.pk)
+        flag = FlagResponse.objects.select_for_update(of=("self",)).select_related("assignment__item").get(pk=flag.pk)
         if not isinstance(labels, list | tuple) or not all(isinstance(label, str) for label in labels):
             raise RequestRejected("Send the flags as a list of labels (an empty list if none applies).")
         unknown = sorted(set(labels) - set(FlagLabel.values))
@@ -147,7 +151,9 @@ def claim_label_edit(*, volunteer: User, claim_label_id: object, verdict: object
     with transaction.atomic():
         label = selectors.claim_label_get_for(volunteer=volunteer, claim_label_id=claim_label_id)
         label = (
-            ClaimLabel.objects.select_for_update().select_related("claim__answer", "assignment__item").get(pk=label.pk)
+            ClaimLabel.objects.select_for_update(of=("self",))
+            .select_related("claim__answer", "assignment__item")
+            .get(pk=label.pk)
         )
         if verdict not in ClaimVerdict.values:
             raise RequestRejected("Mark each claim true, false, subjective or unverifiable.")
@@ -172,7 +178,7 @@ def correction_edit(*, volunteer: User, correction_id: object, text: object) -> 
     """Change the text of a better answer the volunteer wrote (the rules of `correction_submit`)."""
     with transaction.atomic():
         correction = selectors.correction_get_for(volunteer=volunteer, correction_id=correction_id)
-        correction = Message.objects.select_for_update().select_related("corrects").get(pk=correction.pk)
+        correction = Message.objects.select_for_update(of=("self",)).select_related("corrects").get(pk=correction.pk)
         text = text.strip() if isinstance(text, str) else ""
         if not text:
             raise RequestRejected("Write your better answer first.")
