@@ -42,6 +42,7 @@ class Command(BaseCommand):
                 "name": "Open Commons",
                 "description": "The demo community: general questions in any language, answered by two "
                 "settings of the built-in SmolLM2 model.",
+                "topics": ["General knowledge", "Science", "Health", "Cooking", "Writing"],
             },
         )
         for spec in DEMO_ENDPOINTS:
