@@ -10,13 +10,4 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 
 if CELERY_BROKER_URL == "filesystem://":  # noqa: F405
     # A queue folder of the tests' own, so a platform running beside them never takes their tasks.
-    _test_broker = DATA_DIR / "test-celery-broker"  # noqa: F405
-    for _sub in ("queue", "processed", "control"):
-        (_test_broker / _sub).mkdir(parents=True, exist_ok=True)
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(_test_broker / "queue"),
-        "data_folder_out": str(_test_broker / "queue"),
-        "processed_folder": str(_test_broker / "processed"),
-        "control_folder": str(_test_broker / "control"),
-        "store_processed": False,
-    }
+    CELERY_BROKER_TRANSPORT_OPTIONS = filesystem_broker_options(DATA_DIR / "test-celery-broker")  # noqa: F405

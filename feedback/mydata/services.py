@@ -27,7 +27,6 @@ from feedback.models import (
     ClaimVerdict,
     Conversation,
     Donation,
-    FlagLabel,
     FlagResponse,
     Message,
     Ranking,
@@ -46,7 +45,7 @@ from feedback.mydata.selectors import (
 )
 from feedback.taskqueue.gold import gold_response_is_correct
 from feedback.taskqueue.selectors import rating_scales_for
-from feedback.taskqueue.services.responses import NOTE_MAX_CHARS, ratings_clean
+from feedback.taskqueue.services.responses import flags_clean, ratings_clean
 
 # Shared steps
 
@@ -123,15 +122,7 @@ def flag_response_edit(*, volunteer: User, flag_response_id: object, labels: obj
     with transaction.atomic():
         flag = selectors.flag_response_get_for(volunteer=volunteer, flag_response_id=flag_response_id)
         flag = FlagResponse.objects.select_for_update(of=("self",)).select_related("assignment__item").get(pk=flag.pk)
-        if not isinstance(labels, list | tuple) or not all(isinstance(label, str) for label in labels):
-            raise RequestRejected("Send the flags as a list of labels (an empty list if none applies).")
-        unknown = sorted(set(labels) - set(FlagLabel.values))
-        if unknown:
-            raise RequestRejected(f"Unknown flag: {', '.join(unknown)}.")
-        note = note if isinstance(note, str) else ""
-        if len(note) > NOTE_MAX_CHARS:
-            raise RequestRejected(f"The note is longer than {NOTE_MAX_CHARS} characters.")
-        chosen, note = sorted(set(labels)), note.strip()
+        chosen, note = flags_clean(labels, note)
         if (chosen, note) == (flag.labels, flag.note):
             return flag
         _revision_store(

@@ -101,19 +101,24 @@ def rating_submit(*, volunteer: User, assignment_id: object, ratings: object) ->
         )
 
 
+def flags_clean(labels: object, note: object) -> tuple[list[str], str]:
+    """Known flag labels (sorted, each once; none is a valid answer) and a note within the limit."""
+    if not isinstance(labels, list | tuple) or not all(isinstance(label, str) for label in labels):
+        raise RequestRejected("Send the flags as a list of labels (an empty list if none applies).")
+    unknown = sorted(set(labels) - set(FlagLabel.values))
+    if unknown:
+        raise RequestRejected(f"Unknown flag: {', '.join(unknown)}.")
+    note = note if isinstance(note, str) else ""
+    if len(note) > NOTE_MAX_CHARS:
+        raise RequestRejected(f"The note is longer than {NOTE_MAX_CHARS} characters.")
+    return sorted(set(labels)), note.strip()
+
+
 def flag_submit(*, volunteer: User, assignment_id: object, labels: object, note: object = "") -> FlagResponse:
     """Say which problems an answer has; an empty list says it has none."""
     with transaction.atomic():
         assignment = _assignment_open(volunteer=volunteer, assignment_id=assignment_id, kind=TaskKind.FLAG)
-        if not isinstance(labels, list | tuple) or not all(isinstance(label, str) for label in labels):
-            raise RequestRejected("Send the flags as a list of labels (an empty list if none applies).")
-        unknown = sorted(set(labels) - set(FlagLabel.values))
-        if unknown:
-            raise RequestRejected(f"Unknown flag: {', '.join(unknown)}.")
-        note = note if isinstance(note, str) else ""
-        if len(note) > NOTE_MAX_CHARS:
-            raise RequestRejected(f"The note is longer than {NOTE_MAX_CHARS} characters.")
-        chosen = sorted(set(labels))
+        chosen, note = flags_clean(labels, note)
         _assignment_close(assignment, {"labels": chosen})
         return FlagResponse.objects.create(
             assignment=assignment,
