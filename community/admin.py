@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
-from community.models import Community, Membership, User
+from community.models import Community, ErasureRequest, Membership, User
 
 
 @admin.register(User)
@@ -28,6 +28,23 @@ class MembershipInline(admin.TabularInline):
 
 @admin.register(Community)
 class CommunityAdmin(admin.ModelAdmin):
-    list_display = ["name", "slug", "language", "licence_name", "licence_version"]
+    list_display = ["name", "slug", "language", "licence_name", "licence_version", "responses_per_item", "gold_rate"]
     prepopulated_fields = {"slug": ["name"]}
     inlines = [MembershipInline]
+
+
+@admin.register(ErasureRequest)
+class ErasureRequestAdmin(admin.ModelAdmin):
+    """The record of erased accounts: read-only, kept so releases leave their items out."""
+
+    list_display = ["user_pk", "requested_at", "completed_at"]
+    readonly_fields = ["user", "user_pk", "requested_at", "completed_at", "items_removed"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from feedback.models import Battle, Conversation, Message
+from feedback.models import Battle, Conversation, Donation, Message, RatingScale, TaskAssignment, TaskItem
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -30,3 +30,44 @@ class ConversationAdmin(ReadOnlyAdmin):
 class MessageAdmin(ReadOnlyAdmin):
     list_display = ["pk", "conversation", "role", "endpoint", "created_at"]
     list_select_related = ["endpoint"]
+
+
+@admin.register(RatingScale)
+class RatingScaleAdmin(admin.ModelAdmin):
+    """Communities add their own 1-5 scales here; scales without a community apply to all."""
+
+    list_display = ["label", "name", "community", "position"]
+    list_filter = ["community"]
+
+
+@admin.register(TaskItem)
+class TaskItemAdmin(admin.ModelAdmin):
+    """Task items are created by the platform; admins add gold items (with a known answer) and
+    adjust how many responses an item needs."""
+
+    list_display = ["pk", "kind", "community", "is_gold", "response_count", "required_responses", "language", "topic"]
+    list_filter = ["kind", "is_gold", "community", "language"]
+    list_select_related = ["community"]
+    raw_id_fields = ["answer", "prompt"]
+    readonly_fields = ["response_count", "created_at"]
+    fields = [
+        "community", "kind", "answer", "prompt", "language", "topic", "required_responses", "response_count",
+        "is_gold", "gold_answer", "created_at",
+    ]  # fmt: skip
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(TaskAssignment)
+class TaskAssignmentAdmin(ReadOnlyAdmin):
+    list_display = ["pk", "item", "volunteer", "status", "gold_correct", "created_at", "answered_at"]
+    list_filter = ["status", "gold_correct"]
+    list_select_related = ["item", "volunteer"]
+
+
+@admin.register(Donation)
+class DonationAdmin(ReadOnlyAdmin):
+    list_display = ["pk", "title", "owner", "community", "source", "status", "created_at"]
+    list_filter = ["status", "source", "community"]
+    list_select_related = ["owner", "community"]
