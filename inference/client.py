@@ -7,6 +7,7 @@ what went wrong in plain words and never contains the API key.
 import asyncio
 import json
 import socket
+import weakref
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack, aclosing, contextmanager
 from typing import Any
@@ -107,6 +108,20 @@ async def chat_stream(
                 f"The model server at {server} stopped in the middle of the answer.", server=server
             )
         raise EndpointBadResponse(f"The model server at {server} ended the stream without an answer.", server=server)
+
+
+_shared_clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient]" = weakref.WeakKeyDictionary()
+
+
+def shared_client() -> httpx.AsyncClient:
+    """One connection pool per event loop (so per web process), kept open: requests to the same
+    model server reuse their connections instead of opening new ones for every volunteer."""
+    loop = asyncio.get_running_loop()
+    client = _shared_clients.get(loop)
+    if client is None or client.is_closed:
+        limits = httpx.Limits(max_connections=200, max_keepalive_connections=50)
+        client = _shared_clients[loop] = httpx.AsyncClient(limits=limits)
+    return client
 
 
 async def endpoint_check(

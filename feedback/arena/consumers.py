@@ -3,7 +3,6 @@
 import asyncio
 import json
 
-import httpx
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.http import Http404
@@ -14,11 +13,11 @@ from feedback.arena import fragments
 from feedback.arena.services import battle_start
 from feedback.arena.streaming import battle_turn_stream
 from feedback.models import Battle
+from inference.client import shared_client
 
 
 class ArenaConsumer(AsyncWebsocketConsumer):
     community: Community
-    http: httpx.AsyncClient
     turn: asyncio.Task | None = None
 
     async def connect(self) -> None:
@@ -31,15 +30,12 @@ class ArenaConsumer(AsyncWebsocketConsumer):
             await self.close(code=4404)
             return
         self.community = community
-        self.http = httpx.AsyncClient()
         await self.accept()
 
     async def disconnect(self, code: int) -> None:
         if self.turn is not None:
             self.turn.cancel()
             await asyncio.gather(self.turn, return_exceptions=True)
-        if hasattr(self, "http"):
-            await self.http.aclose()
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         try:
@@ -71,5 +67,5 @@ class ArenaConsumer(AsyncWebsocketConsumer):
         self.turn = asyncio.create_task(self.forward(battle, prompt))
 
     async def forward(self, battle: Battle, prompt: str) -> None:
-        async for event in battle_turn_stream(battle=battle, client=self.http):
+        async for event in battle_turn_stream(battle=battle, client=shared_client()):
             await self.send(text_data=fragments.event_html(battle=battle, prompt=prompt, event=event))
