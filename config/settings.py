@@ -243,3 +243,9 @@ TASK_GOLD_RESPONSES = env.int("TASK_GOLD_RESPONSES", default=1000)
 # --- Donated conversations --------------------------------------------------------------------
 # Largest export file (ChatGPT conversations.json, ShareGPT JSON) one upload may be, in bytes.
 DONATION_MAX_BYTES = env.int("DONATION_MAX_BYTES", default=5 * 1024 * 1024)
+
+# --- Releases ------------------------------------------------------------------------------------
+RELEASES_DIR = Path(env("RELEASES_DIR", default=str(DATA_DIR / "releases")))
+# The key of the keyed hash that turns contributor ids into pseudonyms. Never published; by
+# default derived from DJANGO_SECRET_KEY. Changing it changes every later release's pseudonyms.
+RELEASE_PSEUDONYM_KEY = env("RELEASE_PSEUDONYM_KEY", default="")

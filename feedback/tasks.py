@@ -21,3 +21,10 @@ def answer_claims_split(answer_id: int) -> None:
     answer = Message.objects.filter(pk=answer_id).select_related("conversation__community").first()
     if answer is not None:
         split(answer=answer)
+
+
+@shared_task(name="feedback.release_build", time_limit=6 * 3600, acks_late=True, ignore_result=True)
+def release_build_task(release_id: int) -> None:
+    from feedback.releases.services import release_build
+
+    release_build(release_id=release_id)

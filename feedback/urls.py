@@ -9,6 +9,7 @@ urlpatterns = [
     path("arena/battles/<int:battle_id>/vote/", arena_views.battle_vote, name="battle_vote"),
     path("", include("feedback.taskqueue.urls")),
     path("", include("feedback.quality.urls")),
+    path("", include("feedback.releases.urls")),
     path("", include("feedback.credit.urls")),
     path("", include("feedback.mydata.urls")),
     path("", include("feedback.donations.urls")),

@@ -38,7 +38,8 @@ def test_rating_with_the_keyboard(page, platform_url, reviewer):
     page.locator("body").press("4")
     page.locator("body").press("2")
     page.locator("body").press("5")
-    page.locator("body").press("Enter")
+    with page.expect_navigation():
+        page.locator("body").press("Enter")
     expect(page.locator("#task")).to_have_attribute("data-kind", "rate")  # the next rating task
     first = TaskAssignment.objects.filter(volunteer=user, status="answered").get()
     ratings = dict(Rating.objects.filter(assignment=first).values_list("scale__name", "value"))
@@ -50,9 +51,11 @@ def test_flag_and_skip_with_the_keyboard(page, platform_url, reviewer):
     open_task(page, platform_url, "flag")
     page.locator("body").press("1")
     page.locator("body").press("6")
-    page.locator("body").press("Enter")
+    with page.expect_navigation():
+        page.locator("body").press("Enter")
     expect(page.locator("#task")).to_have_attribute("data-kind", "flag")
-    page.locator("body").press("Escape")
+    with page.expect_navigation():
+        page.locator("body").press("Escape")
     expect(page.get_by_role("heading", name="No tasks for you right now")).to_be_visible()
     statuses = sorted(TaskAssignment.objects.filter(volunteer=user).values_list("status", flat=True))
     assert statuses == ["answered", "skipped"]
@@ -65,7 +68,8 @@ def test_writing_a_better_answer(page, platform_url, reviewer):
     box = page.locator("textarea[name=text]")
     box.fill("The moon's gravity pulls the oceans; the sun adds a little.")
     screenshot(page, "task-correct")
-    box.press("Control+Enter")
+    with page.expect_navigation():
+        box.press("Control+Enter")
     expect(page.locator("#task")).to_have_attribute("data-kind", "correct")
     correction = Message.objects.get(author=user, role="assistant")
     assert correction.text == "The moon's gravity pulls the oceans; the sun adds a little."

@@ -1,5 +1,6 @@
 from feedback.models.arena import Battle, Conversation, Message
 from feedback.models.donations import Donation
+from feedback.models.releases import Release
 from feedback.models.tasks import (
     Claim,
     ClaimLabel,
@@ -27,6 +28,7 @@ __all__ = [
     "Message",
     "Ranking",
     "Rating",
+    "Release",
     "RatingScale",
     "Revision",
     "TaskAssignment",

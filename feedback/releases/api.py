@@ -1,0 +1,54 @@
+"""Researchers' API for releases: list, detail, file downloads and record proofs."""
+
+from django.http import FileResponse
+from rest_framework import serializers
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from feedback.releases.selectors import record_proof, release_file_path, release_get_for, release_list_for
+
+
+class ReleaseOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    community = serializers.CharField(source="community.slug", allow_null=True, default=None)
+    version = serializers.IntegerField()
+    status = serializers.CharField()
+    progress = serializers.IntegerField()
+    merkle_root = serializers.CharField()
+    published_at = serializers.DateTimeField()
+    manifest = serializers.JSONField()
+
+
+class ReleaseListApi(APIView):
+    permission_classes = [AllowAny]
+
+    def get(self, request):
+        return Response(ReleaseOutputSerializer(release_list_for(viewer=request.user), many=True).data)
+
+
+class ReleaseDetailApi(APIView):
+    permission_classes = [AllowAny]
+
+    def get(self, request, release_id: int):
+        return Response(ReleaseOutputSerializer(release_get_for(viewer=request.user, release_id=release_id)).data)
+
+
+class ReleaseFileApi(APIView):
+    """A release file, streamed."""
+
+    permission_classes = [AllowAny]
+
+    def get(self, request, release_id: int, file_name: str):
+        release = release_get_for(viewer=request.user, release_id=release_id)
+        path = release_file_path(release=release, file_name=file_name)
+        return FileResponse(path.open("rb"), as_attachment=True, filename=f"{release.name}-{file_name}")
+
+
+class RecordProofApi(APIView):
+    permission_classes = [AllowAny]
+
+    def get(self, request, release_id: int, record_id: str):
+        release = release_get_for(viewer=request.user, release_id=release_id)
+        return Response(record_proof(release=release, record_id=record_id, file_name=request.query_params.get("file")))

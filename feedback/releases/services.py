@@ -1,0 +1,237 @@
+"""Writes for releases: start a build, build it (in Celery), edit its datasheet, publish it.
+
+A release is built into a hidden folder and renamed into place only when every file, the
+manifest and the datasheet are written, so no one ever sees a half-written release. Once
+published it never changes: its files, manifest and datasheet are final.
+"""
+
+import json
+import logging
+import shutil
+import subprocess
+from collections import Counter
+from pathlib import Path
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from community.errors import Conflict, NotAllowed
+from community.models import Community, User
+from feedback.models import Release
+from feedback.releases import pool
+from feedback.releases.datasheet import datasheet_generate, release_notes_generate
+from feedback.releases.formats import (
+    EXPORT_KINDS,
+    battle_record,
+    claim_record,
+    message_record,
+    preference_record_from_correction,
+    preference_records_from_battle,
+    unpaired_record,
+)
+from feedback.releases.writers import ReleaseWriter, dataset_dict_save
+
+logger = logging.getLogger(__name__)
+
+
+def release_may_build(*, user: User, community: Community | None) -> bool:
+    """Admins build any release; moderators a community's (issue: admin or community owner)."""
+    if not user.is_authenticated:
+        return False
+    return user.is_platform_admin or (community is not None and user.is_moderator)
+
+
+def release_build_start(*, actor: User | None, community: Community | None) -> Release:
+    """Queue a build of the next version. Starting it again while one is queued or building
+    returns that build (idempotent)."""
+    if actor is not None and not release_may_build(user=actor, community=community):
+        raise NotAllowed("Only admins (and moderators, for a community) build releases.")
+    in_flight = Release.objects.filter(community=community, status__in=[Release.Status.QUEUED, Release.Status.BUILDING])
+    try:
+        with transaction.atomic():
+            existing = in_flight.first()
+            if existing is not None:
+                return existing
+            last = Release.objects.filter(community=community).aggregate(last=Max("version"))["last"] or 0
+            release = Release.objects.create(community=community, version=last + 1, created_by=actor)
+            from feedback.tasks import release_build_task
+
+            transaction.on_commit(lambda: release_build_task.delay(release.pk))
+            return release
+    except IntegrityError:  # a concurrent start won the race
+        return in_flight.get()
+
+
+def _progress(release: Release, progress: int, stage: str) -> None:
+    Release.objects.filter(pk=release.pk).update(progress=progress, stage=stage)
+
+
+def release_build(*, release_id: int) -> Release:
+    """Build a queued release's files. Idempotent: a release already built is returned as it is."""
+    with transaction.atomic():
+        release = Release.objects.select_for_update().select_related("community").get(pk=release_id)
+        if release.status not in (Release.Status.QUEUED, Release.Status.BUILDING):
+            return release
+        release.status = Release.Status.BUILDING
+        release.started_at = timezone.now()
+        release.save(update_fields=["status", "started_at"])
+
+    final = Path(settings.RELEASES_DIR) / release.name
+    work = Path(settings.RELEASES_DIR) / f".{release.name}.building"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    try:
+        manifest = _files_write(release, work)
+        _progress(release, 90, "Writing the datasheet")
+        previous = (
+            Release.objects.filter(community=release.community, status=Release.Status.PUBLISHED)
+            .exclude(pk=release.pk)
+            .order_by("-version")
+            .first()
+        )
+        release.manifest = manifest
+        release.merkle_root = manifest["merkle_root"]
+        release.datasheet = datasheet_generate(release=release, manifest=manifest)
+        release.notes = release_notes_generate(release=release, manifest=manifest, previous=previous)
+        (work / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        (work / "DATASHEET.md").write_text(release.datasheet, encoding="utf-8")
+        (work / "RELEASE_NOTES.md").write_text(release.notes, encoding="utf-8")
+        if final.exists():
+            shutil.rmtree(final)
+        work.rename(final)
+    except Exception as error:
+        shutil.rmtree(work, ignore_errors=True)
+        logger.exception("Release %s failed", release.pk)
+        Release.objects.filter(pk=release.pk).update(
+            status=Release.Status.FAILED, error=str(error)[:2000], finished_at=timezone.now()
+        )
+        raise
+    release.folder = final.name
+    release.status = Release.Status.READY
+    release.progress = 100
+    release.stage = "Built"
+    release.finished_at = timezone.now()
+    release.save(
+        update_fields=[
+            "folder",
+            "status",
+            "progress",
+            "stage",
+            "finished_at",
+            "manifest",
+            "merkle_root",
+            "datasheet",
+            "notes",
+        ]
+    )
+    return release
+
+
+def _files_write(release: Release, folder: Path) -> dict:
+    community = release.community
+    pseudonyms = pool.Pseudonyms(release.pk)
+    languages: Counter = Counter()
+    models: Counter = Counter()
+    left_out: Counter = Counter()
+    with ReleaseWriter(folder) as writer:
+        _progress(release, 5, "Writing arena battles")
+        for battle in pool.battles(community=community, pseudonyms=pseudonyms):
+            writer.write("battles", battle_record(battle))
+            languages[battle["language"]] += 1
+            models[battle["model_a"]] += 1
+            models[battle["model_b"]] += 1
+        _progress(release, 25, "Writing preference pairs")
+        for battle in pool.battles(community=community, pseudonyms=pseudonyms):
+            pairs = preference_records_from_battle(battle)
+            if not pairs:
+                left_out["battles without a preference (tie, both bad or different histories)"] += 1
+            for pair in pairs:
+                writer.write("preferences", pair)
+        for correction in pool.corrections(community=community, pseudonyms=pseudonyms):
+            writer.write("preferences", preference_record_from_correction(correction))
+        _progress(release, 45, "Writing rated answers")
+        for answer in pool.rated_answers(community=community):
+            record = unpaired_record(answer)
+            if record is None:
+                left_out["rated answers with a middling or no helpfulness score"] += 1
+            else:
+                writer.write("unpaired", record)
+        _progress(release, 60, "Writing message trees")
+        for message in pool.tree_messages(community=community, pseudonyms=pseudonyms):
+            writer.write("message_trees", message_record(message))
+        _progress(release, 75, "Writing claim annotations")
+        for annotation in pool.claim_annotations(community=community):
+            writer.write("claims", claim_record(annotation))
+    _progress(release, 85, "Saving the DatasetDict")
+    dataset_dict_save(folder, EXPORT_KINDS)
+    return {
+        "name": release.name,
+        "community": community.slug if community else None,
+        "version": release.version,
+        "licence": community.licence_name if community else "Each record's own licence (see its licence field)",
+        "licence_url": community.licence_url if community else None,
+        "created_at": timezone.now().isoformat(),
+        "code_version": _code_version(),
+        "files": writer.files,
+        "counts": {"by_kind": writer.counts, "by_language": dict(languages), "by_model": dict(models)},
+        "filters": [
+            "arena conversations with at least one vote, and donated conversations",
+            "contributors who asked for erasure left out",
+            "personal information redacted (feedback/privacy/pii.py)",
+            "contributor ids replaced by per-release pseudonyms (keyed HMAC-SHA256)",
+        ],
+        "left_out": dict(left_out),
+        "merkle_root": writer.merkle_root,
+        "merkle_tree_size": writer.leaf_count,
+        "merkle_leaves": "each line of the JSONL files, file by file in the order of `files`, as canonical JSON",
+    }
+
+
+def _code_version() -> str:
+    try:
+        result = subprocess.run(  # noqa: S603
+            ["git", "rev-parse", "--short", "HEAD"],  # noqa: S607
+            cwd=settings.BASE_DIR,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+    except OSError:
+        return "unknown"
+    return result.stdout.strip() or "unknown"
+
+
+def release_datasheet_edit(*, actor: User, release_id: int, datasheet: str) -> Release:
+    with transaction.atomic():
+        release = Release.objects.select_for_update().select_related("community").get(pk=release_id)
+        if not release_may_build(user=actor, community=release.community):
+            raise NotAllowed("Only admins (and moderators, for a community) edit datasheets.")
+        if release.status != Release.Status.READY:
+            raise Conflict("Only a built release that is not yet published can be edited.")
+        if not isinstance(datasheet, str) or not datasheet.strip():
+            from community.errors import RequestRejected
+
+            raise RequestRejected("The datasheet cannot be empty.")
+        release.datasheet = datasheet
+        release.save(update_fields=["datasheet"])
+        (Path(settings.RELEASES_DIR) / release.folder / "DATASHEET.md").write_text(datasheet, encoding="utf-8")
+        return release
+
+
+def release_publish(*, actor: User | None, release_id: int) -> Release:
+    """Publish a built release: from now on it is public and never changes."""
+    with transaction.atomic():
+        release = Release.objects.select_for_update().select_related("community").get(pk=release_id)
+        if actor is not None and not release_may_build(user=actor, community=release.community):
+            raise NotAllowed("Only admins (and moderators, for a community) publish releases.")
+        if release.status == Release.Status.PUBLISHED:
+            return release
+        if release.status != Release.Status.READY:
+            raise Conflict("Only a built release can be published.")
+        release.status = Release.Status.PUBLISHED
+        release.published_at = timezone.now()
+        release.save(update_fields=["status", "published_at"])
+        return release

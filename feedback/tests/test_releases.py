@@ -1,0 +1,153 @@
+"""Building, publishing and verifying releases from a pool made through the real services."""
+
+import json
+import uuid
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+
+from community.models import ErasureRequest
+from community.tests.factories import MembershipFactory, UserFactory
+from feedback.arena import services as arena
+from feedback.models import Release
+from feedback.releases.merkle import canonical_json, merkle_root
+from feedback.releases.services import release_build, release_build_start, release_datasheet_edit, release_publish
+from feedback.taskqueue.services import responses
+from feedback.taskqueue.services.queue import task_next
+from feedback.tests.factories import battle_ready, claims_proposed
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def releases_dir(tmp_path, settings):
+    settings.RELEASES_DIR = tmp_path / "releases"
+    return settings.RELEASES_DIR
+
+
+def pool_with_everything():
+    """A voted battle whose prompt holds an e-mail address, a correction, ratings, flags and a claim check."""
+    battle = battle_ready(text_a="Write to ada@example.org for tides.", text_b="Wind makes tides.")
+    arena.battle_vote_cast(judge=battle.judge, battle_id=battle.pk, winner="model_a", idempotency_key=uuid.uuid4())
+    reviewer = MembershipFactory(community=battle.community, user=UserFactory(email="rev@example.org")).user
+    for _ in range(2):
+        assignment = task_next(volunteer=reviewer, kind="rate")
+        responses.rating_submit(
+            volunteer=reviewer,
+            assignment_id=assignment.pk,
+            ratings={
+                "helpfulness": 5 if assignment.item.answer_id == battle.answer_a_id else 1,
+                "correctness": 3,
+                "harmlessness": 5,
+            },
+        )
+    writer = MembershipFactory(community=battle.community).user
+    responses.correction_submit(
+        volunteer=writer, assignment_id=task_next(volunteer=writer, kind="correct").pk, text="The moon."
+    )
+    claims_proposed(answer=battle.answer_b, texts=["Wind makes tides."])
+    checker = task_next(volunteer=reviewer, kind="check_claims")
+    claim = checker.item.answer.claims.get()
+    responses.claims_check_submit(
+        volunteer=reviewer, assignment_id=checker.pk, claims=[{"id": claim.pk, "text": claim.text, "verdict": "false"}]
+    )
+    return battle
+
+
+def build(community, actor=None):
+    release = Release.objects.create(
+        community=community, version=Release.objects.filter(community=community).count() + 1
+    )
+    return release_build(release_id=release.pk)
+
+
+def test_a_release_holds_every_kind_redacted_and_pseudonymous(releases_dir):
+    battle = pool_with_everything()
+    release = build(battle.community)
+    folder = Path(releases_dir) / release.folder
+    assert release.status == "ready"
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["counts"]["by_kind"] == {
+        "battles": 1,
+        "preferences": 2,
+        "unpaired": 2,
+        "message_trees": 4,
+        "claims": 1,
+    }
+    assert [f["name"] for f in manifest["files"]][:2] == ["battles", "battles"] or len(manifest["files"]) >= 5
+    battles = [json.loads(line) for line in (folder / "battles.jsonl").read_text().splitlines()]
+    record = battles[0]
+    assert (record["winner"], record["anony"], record["turn"]) == ("model_a", True, 1)
+    assert record["judge"].startswith("contributor-")
+    assert "[EMAIL]" in record["conversation_a"][-1]["content"]
+    everything = "".join(path.read_text() for path in folder.glob("*.jsonl"))
+    assert "ada@example.org" not in everything
+    assert "rev@example.org" not in everything and battle.judge.email not in everything
+    assert (folder / "DATASHEET.md").read_text().startswith(f"# Datasheet: {release.name}")
+    assert "## Collection process" in release.datasheet
+
+    # The Merkle root commits to the JSONL lines, file by file, as canonical JSON.
+    leaves = []
+    for kind in ["battles", "preferences", "unpaired", "message_trees", "claims"]:
+        leaves += [
+            canonical_json(json.loads(line)) for line in (folder / f"{kind}.jsonl").read_text().splitlines() if line
+        ]
+    assert merkle_root(leaves).hex() == release.merkle_root == manifest["merkle_root"]
+    assert manifest["merkle_tree_size"] == len(leaves) == 10
+
+
+def test_the_files_load_with_datasets(releases_dir):
+    import datasets
+
+    battle = pool_with_everything()
+    release = build(battle.community)
+    folder = Path(releases_dir) / release.folder
+    preferences = datasets.load_dataset("json", data_files=str(folder / "preferences.jsonl"), split="train")
+    assert sorted(row["source"] for row in preferences) == ["arena", "correction"]
+    battles = datasets.load_dataset("parquet", data_files=str(folder / "battles.parquet"), split="train")
+    assert battles[0]["winner"] == "model_a"
+    whole = datasets.load_from_disk(str(folder / "dataset_dict"))
+    assert whole["unpaired"].num_rows == 2
+
+
+def test_pseudonyms_differ_between_releases_and_erasure_is_honoured(releases_dir):
+    battle = pool_with_everything()
+    first = build(battle.community)
+    release_publish(actor=None, release_id=first.pk)
+    ErasureRequest.objects.create(user_pk=battle.judge.pk)
+    second = build(battle.community)
+    assert second.manifest["counts"]["by_kind"]["battles"] == 0
+    assert "Changes since version 1" in second.notes
+    judge_1 = json.loads((Path(releases_dir) / first.folder / "battles.jsonl").read_text().splitlines()[0])["judge"]
+    assert judge_1.startswith("contributor-")
+
+
+def test_starting_twice_returns_the_same_build_and_published_releases_are_final():
+    battle = battle_ready()
+    admin = UserFactory(role="admin")
+    first = release_build_start(actor=admin, community=battle.community)
+    again = release_build_start(actor=admin, community=battle.community)
+    assert first.pk == again.pk and first.status == "queued"
+    built = release_build(release_id=first.pk)
+    assert release_build(release_id=first.pk).finished_at == built.finished_at  # idempotent
+    edited = release_datasheet_edit(actor=admin, release_id=built.pk, datasheet="# Edited\n")
+    assert edited.datasheet == "# Edited\n"
+    release_publish(actor=admin, release_id=built.pk)
+    from community.errors import Conflict, NotAllowed
+
+    with pytest.raises(Conflict):
+        release_datasheet_edit(actor=admin, release_id=built.pk, datasheet="# Changed after publishing\n")
+    with pytest.raises(NotAllowed):
+        release_build_start(actor=UserFactory(role="volunteer"), community=battle.community)
+    assert Release.objects.get(pk=built.pk).datasheet == "# Edited\n"
+
+
+def test_the_command_builds_publishes_and_prints_the_folder(capsys, releases_dir):
+    battle = pool_with_everything()
+    call_command("release_build", "--community", battle.community.slug)
+    out = capsys.readouterr().out.strip().splitlines()
+    folder = Path(out[-1])
+    assert folder.parent == Path(releases_dir)
+    assert (folder / "manifest.json").exists()
+    assert Release.objects.get().status == "published"
