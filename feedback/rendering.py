@@ -26,9 +26,27 @@ _ALLOWED_ATTRIBUTES = {
 }
 
 
+_document = MarkdownIt("commonmark", {"html": False, "linkify": False, "breaks": False}).enable(
+    ["table", "strikethrough"]
+)
+
+
 def markdown_to_safe_html(text: str) -> str:
-    """Render Markdown to HTML that is safe to put into a page as it is."""
-    html = _markdown.render(text)
+    """Render Markdown to HTML that is safe to put into a page as it is. A single newline is a
+    line break, as people expect in chat."""
+    return _clean(_markdown.render(text))
+
+
+def markdown_document_to_safe_html(text: str) -> str:
+    """A Markdown document (a datasheet, release notes) without its title line, whose heading
+    the page shows already; single newlines are part of the paragraph, as in CommonMark."""
+    lines = text.lstrip().splitlines()
+    if lines and lines[0].startswith("# "):
+        lines = lines[1:]
+    return _clean(_document.render("\n".join(lines)))
+
+
+def _clean(html: str) -> str:
     return nh3.clean(
         html.strip(),
         tags=_ALLOWED_TAGS,

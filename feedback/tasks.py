@@ -28,3 +28,13 @@ def release_build_task(release_id: int) -> None:
     from feedback.releases.services import release_build
 
     release_build(release_id=release_id)
+
+
+@shared_task(name="feedback.releases_build_all", time_limit=600, ignore_result=True)
+def releases_build_all() -> None:
+    """Queue a release build of every community (the weekly schedule; builds run one by one)."""
+    from community.models import Community
+    from feedback.releases.services import release_build_start
+
+    for community in Community.objects.all():
+        release_build_start(actor=None, community=community)

@@ -25,13 +25,24 @@ def release_list(request: HttpRequest) -> HttpResponse:
     return render(request, "feedback/releases/list.html", context)
 
 
+def _bars(counts: dict[str, int], limit: int = 12) -> list[tuple[str, int, float]]:
+    """(label, count, width in %) for a bar chart, largest first."""
+    rows = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:limit]
+    top = max((count for _, count in rows), default=0) or 1
+    return [(label or "unknown", count, round(100 * count / top, 1)) for label, count in rows]
+
+
 @vary_on_headers("HX-Request")
 def release_detail(request: HttpRequest, release_id: int) -> HttpResponse:
     release = release_get_for(viewer=request.user, release_id=release_id)
     context = {
         "release": release,
         "may_build": release_may_build(user=request.user, community=release.community),
-        "counts": release.manifest.get("counts", {}),
+        "charts": [
+            ("Records by kind", _bars(release.manifest.get("counts", {}).get("by_kind", {}))),
+            ("Battles by language", _bars(release.manifest.get("counts", {}).get("by_language", {}))),
+            ("Answers by model", _bars(release.manifest.get("counts", {}).get("by_model", {}))),
+        ],
     }
     if request.htmx and request.GET.get("part") == "progress":
         return render(request, f"{TEMPLATE}#progress", context)

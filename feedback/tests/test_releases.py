@@ -151,3 +151,14 @@ def test_the_command_builds_publishes_and_prints_the_folder(capsys, releases_dir
     assert folder.parent == Path(releases_dir)
     assert (folder / "manifest.json").exists()
     assert Release.objects.get().status == "published"
+
+
+def test_the_schedule_queues_a_build_of_every_community(django_capture_on_commit_callbacks):
+    from community.tests.factories import CommunityFactory
+    from feedback.tasks import releases_build_all
+
+    CommunityFactory.create_batch(2)
+    with django_capture_on_commit_callbacks() as callbacks:
+        releases_build_all()
+    assert Release.objects.filter(status="queued").count() == 2
+    assert len(callbacks) == 2  # one build task each, sent after commit

@@ -55,3 +55,12 @@ def test_raw_html_is_shown_as_text():
 def test_links_get_safe_rel():
     html = markdown_to_safe_html("[site](https://example.org)")
     assert '<a href="https://example.org" rel="noopener noreferrer nofollow">site</a>' in html
+
+
+def test_documents_drop_their_title_and_keep_paragraphs_whole():
+    from feedback.rendering import markdown_document_to_safe_html
+
+    html = markdown_document_to_safe_html(
+        "# Datasheet: x\n\n## Motivation\nOne line\nand the next.\n\n<script>x</script>"
+    )
+    assert html == "<h2>Motivation</h2>\n<p>One line\nand the next.</p>\n<p>&lt;script&gt;x&lt;/script&gt;</p>"
