@@ -1,3 +1,4 @@
+from drf_spectacular.utils import extend_schema, extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -9,6 +10,7 @@ from community.selectors import community_list
 class CommunityListApi(APIView):
     permission_classes = [AllowAny]
 
+    @extend_schema_serializer(component_name="Community")
     class OutputSerializer(serializers.Serializer):
         slug = serializers.CharField()
         name = serializers.CharField()
@@ -18,5 +20,6 @@ class CommunityListApi(APIView):
         licence_url = serializers.URLField()
         licence_version = serializers.IntegerField()
 
+    @extend_schema(operation_id="communities_list", responses=OutputSerializer(many=True))
     def get(self, request):
         return Response(self.OutputSerializer(community_list(), many=True).data)

@@ -181,6 +181,34 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "community.errors.api_exception_handler",
 }
 
+# --- Researchers' API: named API tokens, throttling, the OpenAPI schema and its docs ----------------
+# Named, revocable API tokens (feedback.models.ApiToken, sent as "Authorization: Bearer <token>")
+# come first; DRF's single token per user and browser sessions still work.
+REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"].insert(0, "feedback.researchapi.authentication.ApiTokenAuthentication")
+REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"] = "drf_spectacular.openapi.AutoSchema"
+# Each API token has its own budget (a session login: its user); anonymous callers share one per
+# IP address. Over the budget the API answers 429 with a Retry-After header.
+REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = [
+    "feedback.researchapi.throttling.ApiTokenRateThrottle",
+    "feedback.researchapi.throttling.AnonymousRateThrottle",
+]
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {
+    "token": env("API_THROTTLE_RATE", default="1000/hour"),
+    "anonymous": env("API_THROTTLE_ANON_RATE", default="100/hour"),
+}
+INSTALLED_APPS += ["drf_spectacular", "drf_spectacular_sidecar"]
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Feedback Commons API",
+    "DESCRIPTION": "Communities, releases and the accepted live pool of Feedback Commons, for researchers. "
+    "Make an API token on /me/tokens/ and send it as `Authorization: Bearer <token>`.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI and Redoc from the drf-spectacular-sidecar app's static files: no CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
 # --- Internationalisation, static files -----------------------------------------------------
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

@@ -1,5 +1,6 @@
 """The arena's REST API: read one's own battles and vote on them."""
 
+from drf_spectacular.utils import extend_schema, extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -23,7 +24,7 @@ class BattleOutputSerializer(serializers.Serializer):
     model_a = serializers.SerializerMethodField()
     model_b = serializers.SerializerMethodField()
     created_at = serializers.DateTimeField()
-    voted_at = serializers.DateTimeField()
+    voted_at = serializers.DateTimeField(allow_null=True)
 
     def get_model_a(self, battle: Battle) -> str | None:
         return battle.model_a.name if battle.conversation.names_revealed_at else None
@@ -33,16 +34,19 @@ class BattleOutputSerializer(serializers.Serializer):
 
 
 class BattleDetailApi(APIView):
+    @extend_schema(responses=BattleOutputSerializer)
     def get(self, request, battle_id: int):
         battle = battle_get_for_judge(judge=request.user, battle_id=battle_id)
         return Response(BattleOutputSerializer(battle).data)
 
 
 class BattleVoteApi(APIView):
+    @extend_schema_serializer(component_name="BattleVoteInput")
     class InputSerializer(serializers.Serializer):
         winner = serializers.ChoiceField(choices=Battle.Winner.values)
         idempotency_key = serializers.UUIDField()
 
+    @extend_schema(request=InputSerializer, responses=BattleOutputSerializer)
     def post(self, request, battle_id: int):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

@@ -1,5 +1,6 @@
 """The contributor leaderboard as JSON: public, like the page."""
 
+from drf_spectacular.utils import extend_schema, extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -19,7 +20,9 @@ class LeaderboardApi(APIView):
             error_messages={"invalid_choice": f'Unknown period "{{input}}"; choose one of {", ".join(PERIOD_KEYS)}.'},
         )
 
+    @extend_schema_serializer(component_name="Leaderboard")
     class OutputSerializer(serializers.Serializer):
+        @extend_schema_serializer(component_name="LeaderboardEntry")
         class EntrySerializer(serializers.Serializer):
             rank = serializers.IntegerField()
             name = serializers.CharField()
@@ -29,6 +32,7 @@ class LeaderboardApi(APIView):
         period = serializers.CharField(source="period.key")
         entries = EntrySerializer(many=True)
 
+    @extend_schema(parameters=[InputSerializer], responses=OutputSerializer)
     def get(self, request):
         serializer = self.InputSerializer(data=request.query_params)
         serializer.is_valid(raise_exception=True)

@@ -15,8 +15,10 @@ from feedback.models.tasks import (
     TaskItem,
     TaskKind,
 )
+from feedback.models.tokens import ApiToken
 
 __all__ = [
+    "ApiToken",
     "Battle",
     "Claim",
     "ClaimLabel",

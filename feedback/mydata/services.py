@@ -21,6 +21,7 @@ from community.erasure import user_erase
 from community.errors import RequestRejected
 from community.models import ErasureRequest, User
 from feedback.models import (
+    ApiToken,
     Battle,
     Claim,
     ClaimLabel,
@@ -373,4 +374,5 @@ def account_erase(*, user: User, email_confirmation: object) -> ErasureRequest:
         removed["battles"] = battles + donated_battles
         # Served-but-unanswered work is released; nothing of the person's is left to serve around.
         TaskAssignment.objects.filter(volunteer=user).delete()
+        removed["api_tokens"], _ = ApiToken.objects.filter(user=user).delete()
         return user_erase(user=user, items_removed=removed)

@@ -1,6 +1,8 @@
 """Researchers' API for releases: list, detail, file downloads and record proofs."""
 
 from django.http import FileResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -17,13 +19,14 @@ class ReleaseOutputSerializer(serializers.Serializer):
     status = serializers.CharField()
     progress = serializers.IntegerField()
     merkle_root = serializers.CharField()
-    published_at = serializers.DateTimeField()
+    published_at = serializers.DateTimeField(allow_null=True)
     manifest = serializers.JSONField()
 
 
 class ReleaseListApi(APIView):
     permission_classes = [AllowAny]
 
+    @extend_schema(operation_id="releases_list", responses=ReleaseOutputSerializer(many=True))
     def get(self, request):
         return Response(ReleaseOutputSerializer(release_list_for(viewer=request.user), many=True).data)
 
@@ -31,6 +34,7 @@ class ReleaseListApi(APIView):
 class ReleaseDetailApi(APIView):
     permission_classes = [AllowAny]
 
+    @extend_schema(responses=ReleaseOutputSerializer)
     def get(self, request, release_id: int):
         return Response(ReleaseOutputSerializer(release_get_for(viewer=request.user, release_id=release_id)).data)
 
@@ -40,6 +44,7 @@ class ReleaseFileApi(APIView):
 
     permission_classes = [AllowAny]
 
+    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
     def get(self, request, release_id: int, file_name: str):
         release = release_get_for(viewer=request.user, release_id=release_id)
         path = release_file_path(release=release, file_name=file_name)
@@ -49,6 +54,21 @@ class ReleaseFileApi(APIView):
 class RecordProofApi(APIView):
     permission_classes = [AllowAny]
 
+    @extend_schema(
+        parameters=[OpenApiParameter("file", str, description="The file to look in, when several hold the id.")],
+        responses=inline_serializer(
+            name="RecordProof",
+            fields={
+                "release": serializers.CharField(),
+                "file": serializers.CharField(),
+                "record": serializers.DictField(),
+                "leaf_index": serializers.IntegerField(),
+                "tree_size": serializers.IntegerField(),
+                "audit_path": serializers.ListField(child=serializers.CharField()),
+                "root": serializers.CharField(),
+            },
+        ),
+    )
     def get(self, request, release_id: int, record_id: str):
         release = release_get_for(viewer=request.user, release_id=release_id)
         return Response(record_proof(release=release, record_id=record_id, file_name=request.query_params.get("file")))

@@ -71,7 +71,7 @@ def _progress(release: Release, progress: int, stage: str) -> None:
 def release_build(*, release_id: int) -> Release:
     """Build a queued release's files. Idempotent: a release already built is returned as it is."""
     with transaction.atomic():
-        release = Release.objects.select_for_update().select_related("community").get(pk=release_id)
+        release = Release.objects.select_for_update(of=("self",)).select_related("community").get(pk=release_id)
         if release.status not in (Release.Status.QUEUED, Release.Status.BUILDING):
             return release
         release.status = Release.Status.BUILDING
@@ -206,7 +206,7 @@ def _code_version() -> str:
 
 def release_datasheet_edit(*, actor: User, release_id: int, datasheet: str) -> Release:
     with transaction.atomic():
-        release = Release.objects.select_for_update().select_related("community").get(pk=release_id)
+        release = Release.objects.select_for_update(of=("self",)).select_related("community").get(pk=release_id)
         if not release_may_build(user=actor, community=release.community):
             raise NotAllowed("Only admins (and moderators, for a community) edit datasheets.")
         if release.status != Release.Status.READY:
@@ -224,7 +224,7 @@ def release_datasheet_edit(*, actor: User, release_id: int, datasheet: str) -> R
 def release_publish(*, actor: User | None, release_id: int) -> Release:
     """Publish a built release: from now on it is public and never changes."""
     with transaction.atomic():
-        release = Release.objects.select_for_update().select_related("community").get(pk=release_id)
+        release = Release.objects.select_for_update(of=("self",)).select_related("community").get(pk=release_id)
         if actor is not None and not release_may_build(user=actor, community=release.community):
             raise NotAllowed("Only admins (and moderators, for a community) publish releases.")
         if release.status == Release.Status.PUBLISHED:

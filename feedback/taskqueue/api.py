@@ -1,5 +1,7 @@
 """The task queue's REST API: the same work as the task pages, for scripts and other clients."""
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema, extend_schema_serializer, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -44,11 +46,25 @@ class TaskOutputSerializer(serializers.Serializer):
         return data
 
 
+# What answering or skipping a task returns (for the OpenAPI schema).
+TASK_STATUS = inline_serializer(
+    "TaskStatus", fields={"id": serializers.IntegerField(), "status": serializers.CharField()}
+)
+
+
 class TaskNextApi(APIView):
+    @extend_schema_serializer(component_name="TaskNextInput")
     class InputSerializer(serializers.Serializer):
         community = serializers.SlugField(required=False)
         kind = serializers.ChoiceField(choices=TaskKind.values, required=False)
 
+    @extend_schema(
+        request=InputSerializer,
+        responses={
+            201: TaskOutputSerializer,
+            200: inline_serializer("NoTask", fields={"detail": serializers.CharField()}),
+        },
+    )
     def post(self, request):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -63,6 +79,7 @@ class TaskNextApi(APIView):
 
 
 class TaskDetailApi(APIView):
+    @extend_schema(responses=TaskOutputSerializer)
     def get(self, request, assignment_id: int):
         assignment = assignment_get_for_volunteer(volunteer=request.user, assignment_id=assignment_id)
         return Response(TaskOutputSerializer(assignment).data)
@@ -72,6 +89,7 @@ class TaskAnswerApi(APIView):
     """The body depends on the kind: {"ratings": {scale: 1-5}}, {"labels": [...], "note": ""},
     {"text": ...}, {"order": [[id], [id, id], ...]} or {"claims": [{"id", "text", "verdict"}]}."""
 
+    @extend_schema(request=OpenApiTypes.OBJECT, responses={201: TASK_STATUS})
     def post(self, request, assignment_id: int):
         responses.task_answer_submit(volunteer=request.user, assignment_id=assignment_id, answer=request.data)
         assignment = assignment_get_for_volunteer(volunteer=request.user, assignment_id=assignment_id)
@@ -79,6 +97,7 @@ class TaskAnswerApi(APIView):
 
 
 class TaskSkipApi(APIView):
+    @extend_schema(request=None, responses=TASK_STATUS)
     def post(self, request, assignment_id: int):
         assignment = task_skip(volunteer=request.user, assignment_id=assignment_id)
         return Response({"id": assignment.pk, "status": assignment.status})

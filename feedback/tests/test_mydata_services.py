@@ -359,6 +359,7 @@ class TestErasure:
             "donations": 1,
             "conversations": 1,
             "battles": 1,
+            "api_tokens": 0,
             "memberships": 1,
         }
         assert ErasureRequest.objects.get() == erasure

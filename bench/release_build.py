@@ -1,0 +1,301 @@
+"""Building a release of 1M battles on PostgreSQL, against PostgreSQL's own COPY of the same rows.
+
+In one run, on one database (created if missing, migrated, filled with `manage.py demo_data`
+if it holds fewer battles than asked):
+
+- baseline: `COPY (SELECT ...) TO STDOUT` of the rows a release reads for its battles (each
+  voted battle of the community with its models' names, its community and licence, and the
+  texts of its two answers and of the prompts they answer), read to the end with psycopg's
+  `cursor.copy()`: once to warm the cache, then timed;
+- release: `manage.py release_build --community demo` in a child process with DEBUG off (as a
+  Celery worker runs it), timed from start to exit, its peak resident memory taken from the
+  kernel (`wait4`'s ru_maxrss), and each stage's time and peak memory sampled from the
+  release's `stage` column and /proc while it runs, so the battles file can be compared with
+  the baseline on its own. The release's files go to a temporary RELEASES_DIR (unless one is
+  set) and are deleted afterwards unless --keep.
+
+A release writes five kinds (battles, preferences, unpaired, message trees, claims), so the
+total is not a like-for-like comparison with COPY of the battles; the battles stage is.
+Goals: peak memory under 300 MB, total time at most 5x the COPY.
+
+Usage: .venv/bin/python bench/release_build.py [--battles 1000000]
+           [--database-url postgres://postgres@127.0.0.1:5432/bench_releases] [--keep] [--profile FILE]
+"""
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+from psycopg import sql
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/bench_releases"
+COMMUNITY = "demo"
+
+# The rows `feedback.releases.pool.battles` reads, in one statement: the same filter
+# (voted battles of the community's accepted conversations), the same columns.
+BATTLE_ROWS = """
+    SELECT b.id, c.slug, c.licence_name, ma.name, mb.name, b.winner, b.judge_id, b.turn, b.is_blind,
+           b.language, b.voted_at, pa.text, a.text, pb.text, bm.text
+    FROM feedback_battle b
+    JOIN community_community c ON c.id = b.community_id
+    JOIN feedback_conversation cv ON cv.id = b.conversation_id
+    JOIN inference_modelendpoint ma ON ma.id = b.model_a_id
+    JOIN inference_modelendpoint mb ON mb.id = b.model_b_id
+    JOIN feedback_message a ON a.id = b.answer_a_id
+    JOIN feedback_message bm ON bm.id = b.answer_b_id
+    LEFT JOIN feedback_message pa ON pa.id = a.parent_id
+    LEFT JOIN feedback_message pb ON pb.id = bm.parent_id
+    WHERE b.status = 'voted' AND c.slug = {community}
+      AND cv.owner_id NOT IN (SELECT user_pk FROM community_erasurerequest)
+    ORDER BY b.id
+"""
+
+
+def database_ensure(url: str) -> None:
+    """Create the database if the server lacks it (the local server trusts its users)."""
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    maintenance = urlunsplit(parts._replace(path="/postgres"))
+    with psycopg.connect(maintenance, autocommit=True) as server:
+        if server.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone() is None:
+            server.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            print(f"created the database {name}")
+
+
+def voted_battles(url: str) -> int:
+    with psycopg.connect(url) as db:
+        return db.execute(
+            "SELECT count(*) FROM feedback_battle b JOIN community_community c ON c.id = b.community_id "
+            "WHERE c.slug = %s AND b.status = 'voted'",
+            [COMMUNITY],
+        ).fetchone()[0]
+
+
+def database_prepare(url: str) -> None:
+    """Fresh planner statistics (the local server runs without autovacuum, and a bulk load
+    leaves them stale: both the COPY and the build would be planned on wrong row counts), and
+    no build left 'building' by an interrupted run (the command refuses to start beside one)."""
+    with psycopg.connect(url, autocommit=True) as db:
+        db.execute("ANALYZE")
+        stale = db.execute(
+            "UPDATE feedback_release SET status = 'failed', error = 'interrupted benchmark run', finished_at = now() "
+            "WHERE status IN ('queued', 'building')"
+        ).rowcount
+        if stale:
+            print(f"marked {stale} release build(s) left over by an interrupted run as failed")
+
+
+def copy_battles(url: str) -> tuple[float, int, int]:
+    """(seconds, rows, bytes) of PostgreSQL's COPY of the battles' rows, read to the end."""
+    with psycopg.connect(url) as db, db.cursor() as cursor:
+        query = sql.SQL("COPY ({}) TO STDOUT").format(sql.SQL(BATTLE_ROWS).format(community=sql.Literal(COMMUNITY)))
+        started = time.perf_counter()
+        rows = size = 0
+        with cursor.copy(query) as copy:
+            for block in copy:
+                rows += bytes(block).count(b"\n")  # text format: a raw newline ends a row
+                size += len(block)
+        return time.perf_counter() - started, rows, size
+
+
+class StageWatch(threading.Thread):
+    """Samples, every 0.1 s, the newest release's `stage` (the build's progress reports) and
+    the build process's resident memory, for the time and the peak memory of each stage."""
+
+    def __init__(self, url: str, after_id: int) -> None:
+        super().__init__(daemon=True)
+        self.url, self.after_id = url, after_id
+        self.pid: int | None = None
+        self.stages: list[tuple[float, str]] = [(time.perf_counter(), "(start-up: imports, locking the release)")]
+        self.peak_kib: dict[str, int] = {}
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        with psycopg.connect(self.url, autocommit=True) as db:
+            while not self.done.is_set():
+                row = db.execute(
+                    "SELECT stage FROM feedback_release WHERE id > %s ORDER BY id DESC LIMIT 1", [self.after_id]
+                ).fetchone()
+                if row and row[0] and self.stages[-1][1] != row[0]:
+                    self.stages.append((time.perf_counter(), row[0]))
+                stage = self.stages[-1][1]
+                self.peak_kib[stage] = max(self.peak_kib.get(stage, 0), resident_kib(self.pid))
+                self.done.wait(0.1)
+
+
+def resident_kib(pid: int | None) -> int:
+    """The process's resident set size now (VmRSS), or 0 once it is gone."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except (OSError, TypeError):
+        return 0
+    return next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0)
+
+
+def last_release_id(url: str) -> int:
+    with psycopg.connect(url) as db:
+        return db.execute("SELECT coalesce(max(id), 0) FROM feedback_release").fetchone()[0]
+
+
+def build_release(env: dict, url: str, profile: str | None) -> dict:
+    """Run the build in a child process: wall time, peak RSS, stage times, its folder."""
+    watch = StageWatch(url, last_release_id(url))
+    command = [sys.executable, __file__, "--child-build"] + (["--profile", profile] if profile else [])
+    with tempfile.TemporaryFile() as output, tempfile.TemporaryFile() as errors:
+        started = time.perf_counter()
+        child = subprocess.Popen(command, cwd=ROOT, env=env, stdout=output, stderr=errors)
+        watch.pid = child.pid
+        watch.stages[0] = (started, watch.stages[0][1])
+        watch.start()
+        # wait4 gives this child's own peak resident set size (KiB on Linux), not the largest
+        # of all children as RUSAGE_CHILDREN would (demo_data and migrate ran before it).
+        _, status, usage = os.wait4(child.pid, 0)
+        seconds = time.perf_counter() - started
+        child.returncode = os.waitstatus_to_exitcode(status)
+        watch.done.set()
+        watch.join()
+        output.seek(0)
+        errors.seek(0)
+        printed, log = output.read().decode(), errors.read().decode()
+    if child.returncode != 0:
+        raise SystemExit(f"the release build failed:\n{log[-4000:]}")
+    return {
+        "seconds": seconds,
+        "peak_mb": usage.ru_maxrss / 1024,
+        "folder": Path(printed.strip().splitlines()[-1]),
+        "stages": [(moment - started, stage) for moment, stage in watch.stages],
+        "stage_peak_mb": {stage: kib / 1024 for stage, kib in watch.peak_kib.items()},
+    }
+
+
+def child_build(profile: str | None) -> None:
+    """The child process: `manage.py release_build --community demo`, as the command runs it."""
+    sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+    from django.db.models.query import QuerySet
+
+    from feedback.models import Release
+
+    if connection.vendor == "postgresql":
+        # release_build locks the release with select_for_update() while joining its nullable
+        # community, which PostgreSQL refuses ("FOR UPDATE cannot be applied to the nullable
+        # side of an outer join"). Lock only the release row until feedback/releases/services.py
+        # says so itself (this does nothing once it passes `of`).
+        original = QuerySet.select_for_update
+
+        def select_for_update(self, nowait=False, skip_locked=False, of=(), no_key=False):
+            if self.model is Release and not of:
+                of = ("self",)
+            return original(self, nowait=nowait, skip_locked=skip_locked, of=of, no_key=no_key)
+
+        QuerySet.select_for_update = select_for_update
+    if profile:
+        import cProfile
+
+        cProfile.runctx(
+            "call_command('release_build', '--community', community)",
+            {"call_command": call_command, "community": COMMUNITY},
+            {},
+            profile,
+        )
+    else:
+        call_command("release_build", "--community", COMMUNITY)
+
+
+def stage_table(stages: list[tuple[float, str]], total: float) -> list[tuple[str, float]]:
+    """(stage, seconds) for each stage seen, from its start to the next one's."""
+    ends = [moment for moment, _ in stages[1:]] + [total]
+    return [(stage, end - moment) for (moment, stage), end in zip(stages, ends, strict=True)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--battles", type=int, default=1_000_000)
+    parser.add_argument("--database-url", default=DEFAULT_URL)
+    parser.add_argument("--keep", action="store_true", help="keep the release's files (deleted by default)")
+    parser.add_argument("--profile", help="run the build under cProfile and write its stats to this file")
+    parser.add_argument("--child-build", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child_build:
+        child_build(args.profile)
+        return
+
+    url = args.database_url
+    is_own_folder = not os.environ.get("RELEASES_DIR")
+    releases = Path(os.environ.get("RELEASES_DIR") or tempfile.mkdtemp(prefix="bench-releases-"))
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DATABASE_URL": url,
+        "RELEASES_DIR": str(releases),
+        "LOG_LEVEL": "WARNING",
+        # As a Celery worker builds it in production: DEBUG off (no query log), so a key is needed.
+        "DJANGO_DEBUG": "False",
+        "DJANGO_SECRET_KEY": os.environ.get("DJANGO_SECRET_KEY") or "bench-only-key-pseudonyms-here-mean-nothing",
+    }
+    database_ensure(url)
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env, check=True)
+    present = voted_battles(url)
+    if present < args.battles:
+        print(f"the database holds {present:,} voted battles in '{COMMUNITY}': adding {args.battles - present:,}")
+        started = time.perf_counter()
+        subprocess.run(
+            [sys.executable, "manage.py", "demo_data", "--battles", str(args.battles - present), "--seed", "1"],
+            cwd=ROOT,
+            env=env,
+            check=True,
+        )
+        print(f"demo_data: {time.perf_counter() - started:.0f} s")
+
+    database_prepare(url)
+    copy_battles(url)  # warm the cache, as the build will find it
+    copy_seconds, rows, size = copy_battles(url)
+    build = build_release(env, url, args.profile)
+    manifest = json.loads((build["folder"] / "manifest.json").read_text())
+    counts = manifest["counts"]["by_kind"]
+    stages = stage_table(build["stages"], build["seconds"])
+    battles_seconds = next((seconds for stage, seconds in stages if stage == "Writing arena battles"), None)
+    folder_bytes = sum(path.stat().st_size for path in build["folder"].rglob("*") if path.is_file())
+
+    print(f"\nrelease of '{COMMUNITY}': {counts['battles']:,} battles (COPY read {rows:,} rows, {size / 1e6:,.0f} MB)")
+    print(f"records by kind: {', '.join(f'{kind} {count:,}' for kind, count in counts.items())}")
+    print(f"{'':38}{'seconds':>10}{'battles/s':>12}{'x COPY':>9}")
+    print(f"{'PostgreSQL COPY of the battle rows':38}{copy_seconds:10.1f}{rows / copy_seconds:12,.0f}{1:9.2f}")
+    if battles_seconds is not None:
+        print(
+            f"{'release: the battles stage':38}{battles_seconds:10.1f}"
+            f"{counts['battles'] / battles_seconds:12,.0f}{battles_seconds / copy_seconds:9.2f}"
+        )
+    print(
+        f"{'release: all five kinds (whole run)':38}{build['seconds']:10.1f}"
+        f"{counts['battles'] / build['seconds']:12,.0f}{build['seconds'] / copy_seconds:9.2f}"
+    )
+    print(f"peak memory of the build process: {build['peak_mb']:,.0f} MB (goal: under 300 MB)")
+    print(f"ratio build / COPY: {build['seconds'] / copy_seconds:.1f} (goal: at most 5)")
+    print(f"release files: {folder_bytes / 1e6:,.0f} MB")
+    print(f"{'stages':42}{'seconds':>8}{'peak MB':>9}  (memory sampled every 0.1 s)")
+    for stage, seconds in stages:
+        print(f"  {stage:40}{seconds:8.1f}{build['stage_peak_mb'].get(stage, 0):9,.0f}")
+    if args.keep:
+        print(f"release kept in {build['folder']}")
+    else:
+        shutil.rmtree(releases if is_own_folder else build["folder"], ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
