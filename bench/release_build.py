@@ -117,7 +117,7 @@ class StageWatch(threading.Thread):
         self.url, self.after_id = url, after_id
         self.pid: int | None = None
         self.stages: list[tuple[float, str]] = [(time.perf_counter(), "(start-up: imports, locking the release)")]
-        self.peak_kib: dict[str, int] = {}
+        self.peak_kib: dict[str, tuple[int, int]] = {}  # stage: (resident, of which anonymous)
         self.done = threading.Event()
 
     def run(self) -> None:
@@ -129,17 +129,25 @@ class StageWatch(threading.Thread):
                 if row and row[0] and self.stages[-1][1] != row[0]:
                     self.stages.append((time.perf_counter(), row[0]))
                 stage = self.stages[-1][1]
-                self.peak_kib[stage] = max(self.peak_kib.get(stage, 0), resident_kib(self.pid))
+                resident, anonymous = resident_kib(self.pid)
+                before = self.peak_kib.get(stage, (0, 0))
+                self.peak_kib[stage] = (max(before[0], resident), max(before[1], anonymous))
                 self.done.wait(0.1)
 
 
-def resident_kib(pid: int | None) -> int:
-    """The process's resident set size now (VmRSS), or 0 once it is gone."""
+def resident_kib(pid: int | None) -> tuple[int, int]:
+    """(VmRSS, RssAnon) of the process now, in KiB; (0, 0) once it is gone. The difference is
+    file-backed pages mapped in (memory-mapped Arrow files), which the kernel can drop."""
     try:
         status = Path(f"/proc/{pid}/status").read_text()
     except (OSError, TypeError):
-        return 0
-    return next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0)
+        return 0, 0
+    fields = {
+        line.split(":")[0]: int(line.split()[1])
+        for line in status.splitlines()
+        if line.startswith(("VmRSS", "RssAnon"))
+    }
+    return fields.get("VmRSS", 0), fields.get("RssAnon", 0)
 
 
 def last_release_id(url: str) -> int:
@@ -150,7 +158,12 @@ def last_release_id(url: str) -> int:
 def build_release(env: dict, url: str, profile: str | None) -> dict:
     """Run the build in a child process: wall time, peak RSS, stage times, its folder."""
     watch = StageWatch(url, last_release_id(url))
-    command = [sys.executable, __file__, "--child-build"] + (["--profile", profile] if profile else [])
+    command = [
+        sys.executable,
+        *(["-m", "cProfile", "-o", str(Path(profile).resolve())] if profile else []),
+        "manage.py",
+    ]
+    command += ["release_build", "--community", COMMUNITY]
     with tempfile.TemporaryFile() as output, tempfile.TemporaryFile() as errors:
         started = time.perf_counter()
         child = subprocess.Popen(command, cwd=ROOT, env=env, stdout=output, stderr=errors)
@@ -174,47 +187,8 @@ def build_release(env: dict, url: str, profile: str | None) -> dict:
         "peak_mb": usage.ru_maxrss / 1024,
         "folder": Path(printed.strip().splitlines()[-1]),
         "stages": [(moment - started, stage) for moment, stage in watch.stages],
-        "stage_peak_mb": {stage: kib / 1024 for stage, kib in watch.peak_kib.items()},
+        "stage_peak_mb": {stage: (kib / 1024, anon / 1024) for stage, (kib, anon) in watch.peak_kib.items()},
     }
-
-
-def child_build(profile: str | None) -> None:
-    """The child process: `manage.py release_build --community demo`, as the command runs it."""
-    sys.path.insert(0, str(ROOT))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-    from django.db import connection
-    from django.db.models.query import QuerySet
-
-    from feedback.models import Release
-
-    if connection.vendor == "postgresql":
-        # release_build locks the release with select_for_update() while joining its nullable
-        # community, which PostgreSQL refuses ("FOR UPDATE cannot be applied to the nullable
-        # side of an outer join"). Lock only the release row until feedback/releases/services.py
-        # says so itself (this does nothing once it passes `of`).
-        original = QuerySet.select_for_update
-
-        def select_for_update(self, nowait=False, skip_locked=False, of=(), no_key=False):
-            if self.model is Release and not of:
-                of = ("self",)
-            return original(self, nowait=nowait, skip_locked=skip_locked, of=of, no_key=no_key)
-
-        QuerySet.select_for_update = select_for_update
-    if profile:
-        import cProfile
-
-        cProfile.runctx(
-            "call_command('release_build', '--community', community)",
-            {"call_command": call_command, "community": COMMUNITY},
-            {},
-            profile,
-        )
-    else:
-        call_command("release_build", "--community", COMMUNITY)
 
 
 def stage_table(stages: list[tuple[float, str]], total: float) -> list[tuple[str, float]]:
@@ -228,12 +202,8 @@ def main() -> None:
     parser.add_argument("--battles", type=int, default=1_000_000)
     parser.add_argument("--database-url", default=DEFAULT_URL)
     parser.add_argument("--keep", action="store_true", help="keep the release's files (deleted by default)")
-    parser.add_argument("--profile", help="run the build under cProfile and write its stats to this file")
-    parser.add_argument("--child-build", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--profile", help="run the build under cProfile, writing its stats to this file")
     args = parser.parse_args()
-    if args.child_build:
-        child_build(args.profile)
-        return
 
     url = args.database_url
     is_own_folder = not os.environ.get("RELEASES_DIR")
@@ -288,9 +258,12 @@ def main() -> None:
     print(f"peak memory of the build process: {build['peak_mb']:,.0f} MB (goal: under 300 MB)")
     print(f"ratio build / COPY: {build['seconds'] / copy_seconds:.1f} (goal: at most 5)")
     print(f"release files: {folder_bytes / 1e6:,.0f} MB")
-    print(f"{'stages':42}{'seconds':>8}{'peak MB':>9}  (memory sampled every 0.1 s)")
+    print(f"{'stages':42}{'seconds':>8}{'peak MB':>9}{'anon MB':>9}  (memory sampled every 0.1 s)")
     for stage, seconds in stages:
-        print(f"  {stage:40}{seconds:8.1f}{build['stage_peak_mb'].get(stage, 0):9,.0f}")
+        resident, anonymous = build["stage_peak_mb"].get(stage, (0, 0))
+        print(f"  {stage:40}{seconds:8.1f}{resident:9,.0f}{anonymous:9,.0f}")
+    print("(peak MB: resident set, as ru_maxrss counts it; anon MB: its anonymous part, the rest being")
+    print(" file-backed pages such as memory-mapped Arrow files, which the kernel can reclaim)")
     if args.keep:
         print(f"release kept in {build['folder']}")
     else:
