@@ -22,6 +22,7 @@ from feedback.arena.selectors import (
 )
 from feedback.language import language_detect
 from feedback.models import Battle, Conversation, Message
+from feedback.privacy.pii import text_key, text_redacted
 from feedback.taskqueue.services.items import task_items_create_for_answer
 from inference.models import ModelEndpoint
 
@@ -121,7 +122,9 @@ def battle_answer_record(*, battle: Battle, side: str, text: str) -> None:
     endpoint = battle.model_a if side == "a" else battle.model_b
     answer_id = battle.answer_a_id if side == "a" else battle.answer_b_id
     with transaction.atomic():
-        Message.objects.filter(pk=answer_id).update(text=text)
+        Message.objects.filter(pk=answer_id).update(
+            text=text, text_redacted=text_redacted(text), redacted_from=text_key(text)
+        )
         if answer_reveals_identity(text, identity_terms(endpoint.model_id)):
             Battle.objects.filter(pk=battle.pk).update(is_blind=False)
 

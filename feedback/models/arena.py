@@ -9,6 +9,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
+from feedback.privacy.pii import redacted_text_of, text_key, text_redacted
+
 
 class Conversation(models.Model):
     community = models.ForeignKey("community.Community", on_delete=models.PROTECT, related_name="conversations")
@@ -52,6 +54,12 @@ class Message(models.Model):
         related_name="corrections",
         help_text="For a human-written answer: the model answer it improves on (a preference: human over model).",
     )
+    # The text with personal information redacted ("" when there was nothing to redact) and the
+    # `pii.text_key` of the text it was computed from: computed once when the text is saved, so
+    # a release does not run the detector on millions of messages again. A release uses it only
+    # while `redacted_from` still matches the text (any way the text changed), else redacts anew.
+    text_redacted = models.TextField(blank=True, default="", editable=False)
+    redacted_from = models.BigIntegerField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -73,6 +81,20 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"{self.role}: {self.text[:40]}"
+
+    def save(self, *args, **kwargs) -> None:
+        key = text_key(self.text)
+        if self.redacted_from != key:
+            self.text_redacted, self.redacted_from = text_redacted(self.text), key
+            update_fields = kwargs.get("update_fields")
+            if update_fields is not None:
+                kwargs["update_fields"] = {*update_fields, "text_redacted", "redacted_from"}
+        super().save(*args, **kwargs)
+
+    @property
+    def text_for_release(self) -> str:
+        """The text with personal information redacted."""
+        return redacted_text_of(self.text, self.text_redacted, self.redacted_from)
 
     @property
     def is_human_answer(self) -> bool:

@@ -19,13 +19,14 @@ import hmac
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from itertools import islice
+from operator import itemgetter
 
 from django.conf import settings
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from community.models import Community, ErasureRequest
 from feedback.models import Battle, Claim, ClaimLabel, Conversation, Donation, Message, Rating
-from feedback.privacy.pii import pii_redact
+from feedback.privacy.pii import pii_redact, redacted_text_of
 
 CHUNK = 2000
 
@@ -71,14 +72,33 @@ def conversations_accepted(*, community: Community | None) -> QuerySet[Conversat
     return conversations
 
 
+_MESSAGE_COLUMNS = (
+    "id", "parent_id", "conversation_id", "role", "text", "text_redacted", "redacted_from", "author_id",
+    "endpoint__name", "external_model", "created_at",
+)  # fmt: skip
+
+
 def _messages_of(conversation_ids: Iterable[int]) -> dict[int, dict]:
+    """The messages of these conversations by id, each with its `text` already redacted (from
+    the redaction stored with the message, computed anew only where the text changed since)."""
+    messages = {}
+    for row in Message.objects.filter(conversation_id__in=list(conversation_ids)).values_list(*_MESSAGE_COLUMNS):
+        message = dict(zip(_MESSAGE_COLUMNS, row, strict=True))
+        text, redacted, redacted_from = message.pop("text"), message.pop("text_redacted"), message.pop("redacted_from")
+        message["text"] = redacted_text_of(text, redacted, redacted_from)
+        messages[message["id"]] = message
+    return messages
+
+
+def _texts_of(conversation_ids: Iterable[int]) -> dict[int, tuple[int | None, str, str]]:
+    """(parent id, role, redacted text) of the messages of these conversations, by id: what a
+    battle's two conversations need, and no more."""
     return {
-        m["id"]: m
-        for m in Message.objects.filter(conversation_id__in=list(conversation_ids)).values(
-            "id", "parent_id", "conversation_id", "role", "text", "author_id", "endpoint__name", "external_model",
-            "created_at",
-        )
-    }  # fmt: skip
+        message_id: (parent_id, role, redacted_text_of(text, redacted, redacted_from))
+        for message_id, parent_id, role, text, redacted, redacted_from in Message.objects.filter(
+            conversation_id__in=list(conversation_ids)
+        ).values_list("id", "parent_id", "role", "text", "text_redacted", "redacted_from")
+    }
 
 
 def _path(messages: dict[int, dict], message_id: int) -> list[dict]:
@@ -92,32 +112,53 @@ def _path(messages: dict[int, dict], message_id: int) -> list[dict]:
 
 
 def _chat(path: list[dict]) -> list[dict[str, str]]:
-    return [{"role": m["role"], "content": pii_redact(m["text"])} for m in path]
+    return [{"role": m["role"], "content": m["text"]} for m in path]
+
+
+def _chat_to(texts: dict[int, tuple[int | None, str, str]], message_id: int) -> list[dict[str, str]]:
+    """The chat from the conversation's root down to this message."""
+    chat = []
+    node = texts.get(message_id)
+    while node is not None:
+        parent_id, role, text = node
+        chat.append({"role": role, "content": text})
+        node = texts.get(parent_id)
+    chat.reverse()
+    return chat
+
+
+_BATTLE_COLUMNS = (
+    "id", "conversation_id", "answer_a_id", "answer_b_id", "model_a__name", "model_b__name", "winner", "judge_id",
+    "turn", "is_blind", "language", "voted_at", "community__slug", "community__licence_name",
+)  # fmt: skip
 
 
 def battles(*, community: Community | None, pseudonyms: Pseudonyms) -> Iterator[dict]:
     rows = (
         Battle.objects.filter(status=Battle.Status.VOTED, conversation__in=conversations_accepted(community=community))
-        .select_related("model_a", "model_b", "community")
         .order_by("pk")
+        .values_list(*_BATTLE_COLUMNS)
     )
     for chunk in batched(rows.iterator(chunk_size=CHUNK), CHUNK):
-        messages = _messages_of({b.conversation_id for b in chunk})
-        for battle in chunk:
+        texts = _texts_of({row[1] for row in chunk})
+        for (
+            battle_id, _, answer_a_id, answer_b_id, model_a, model_b, winner, judge_id, turn, is_blind, language,
+            voted_at, slug, licence,
+        ) in chunk:  # fmt: skip
             yield {
-                "id": battle.pk,
-                "community": battle.community.slug,
-                "licence": battle.community.licence_name,
-                "model_a": battle.model_a.name,
-                "model_b": battle.model_b.name,
-                "winner": battle.winner,
-                "judge": pseudonyms(battle.judge_id),
-                "turn": battle.turn,
-                "anony": battle.is_blind,
-                "language": battle.language,
-                "tstamp": battle.voted_at.timestamp(),
-                "conversation_a": _chat(_path(messages, battle.answer_a_id)),
-                "conversation_b": _chat(_path(messages, battle.answer_b_id)),
+                "id": battle_id,
+                "community": slug,
+                "licence": licence,
+                "model_a": model_a,
+                "model_b": model_b,
+                "winner": winner,
+                "judge": pseudonyms(judge_id),
+                "turn": turn,
+                "anony": is_blind,
+                "language": language,
+                "tstamp": voted_at.timestamp(),
+                "conversation_a": _chat_to(texts, answer_a_id),
+                "conversation_b": _chat_to(texts, answer_b_id),
             }
 
 
@@ -162,8 +203,8 @@ def corrections(*, community: Community | None, pseudonyms: Pseudonyms) -> Itera
                 "licence": community_.licence_name,
                 "language": _language(languages, correction),
                 "prompt": _chat(_path(messages, correction.parent_id)),
-                "model_answer": pii_redact(messages[correction.corrects_id]["text"]),
-                "human_answer": pii_redact(correction.text),
+                "model_answer": messages[correction.corrects_id]["text"],
+                "human_answer": correction.text_for_release,
                 "author": pseudonyms(correction.author_id),
             }
 
@@ -189,7 +230,7 @@ def rated_answers(*, community: Community | None) -> Iterator[dict]:
                 "licence": community_.licence_name,
                 "language": _language(languages, answer),
                 "prompt": _chat(_path(messages, answer.parent_id)),
-                "completion": pii_redact(answer.text),
+                "completion": answer.text_for_release,
                 "ratings": {scale: values for scale, values in ratings[answer.pk].items()},
             }
 
@@ -201,6 +242,7 @@ def tree_messages(*, community: Community | None, pseudonyms: Pseudonyms) -> Ite
 
     conversations = conversations_accepted(community=community).select_related("community").order_by("pk")
     erased = ErasureRequest.objects.values("user_pk")
+    erased_ids = set(erased.values_list("user_pk", flat=True))
     for chunk in batched(conversations.iterator(chunk_size=CHUNK), CHUNK):
         by_id = {c.pk: c for c in chunk}
         messages = _messages_of(by_id)
@@ -230,7 +272,11 @@ def tree_messages(*, community: Community | None, pseudonyms: Pseudonyms) -> Ite
             for place, group in enumerate(order):
                 for answer_id in group:
                     ranks[answer_id].append(place)
-        for message in messages.values():
+        left_out: set[int] = set()  # written by someone who asked for erasure, and what follows it
+        for message in sorted(messages.values(), key=itemgetter("id")):
+            if message["author_id"] in erased_ids or message["parent_id"] in left_out:
+                left_out.add(message["id"])
+                continue
             conversation = by_id[message["conversation_id"]]
             labels = {scale: sum(v) / len(v) for scale, v in ratings[message["id"]].items()}
             labels.update(flags[message["id"]])
@@ -239,7 +285,7 @@ def tree_messages(*, community: Community | None, pseudonyms: Pseudonyms) -> Ite
                 "parent_id": f"m-{message['parent_id']}" if message["parent_id"] else None,
                 "conversation_id": f"c-{conversation.pk}",
                 "role": message["role"],
-                "text": pii_redact(message["text"]),
+                "text": message["text"],
                 "lang": languages.get(conversation.pk) or conversation.community.language,
                 "author": pseudonyms(message["author_id"]),
                 "model": message["endpoint__name"] or message["external_model"] or None,
@@ -283,8 +329,8 @@ def claim_annotations(*, community: Community | None) -> Iterator[dict]:
                 "community": community_.slug,
                 "licence": community_.licence_name,
                 "language": _language(languages, answer),
-                "prompt": pii_redact(prompt["text"]) if prompt else "",
-                "answer": pii_redact(answer.text),
+                "prompt": prompt["text"] if prompt else "",
+                "answer": answer.text_for_release,
                 "claims": [
                     {
                         "text": pii_redact(c.text),

@@ -136,19 +136,20 @@ def _files_write(release: Release, folder: Path) -> dict:
     models: Counter = Counter()
     left_out: Counter = Counter()
     with ReleaseWriter(folder) as writer:
-        _progress(release, 5, "Writing arena battles")
+        _progress(release, 5, "Writing arena battles and their preference pairs")
+        # One pass: each battle's preference pair waits in a temporary file (writer.defer)
+        # until the preferences file opens, after the battles.
         for battle in pool.battles(community=community, pseudonyms=pseudonyms):
             writer.write("battles", battle_record(battle))
             languages[battle["language"]] += 1
             models[battle["model_a"]] += 1
             models[battle["model_b"]] += 1
-        _progress(release, 25, "Writing preference pairs")
-        for battle in pool.battles(community=community, pseudonyms=pseudonyms):
             pairs = preference_records_from_battle(battle)
             if not pairs:
                 left_out["battles without a preference (tie, both bad or different histories)"] += 1
             for pair in pairs:
-                writer.write("preferences", pair)
+                writer.defer("preferences", pair)
+        _progress(release, 35, "Writing preference pairs")
         for correction in pool.corrections(community=community, pseudonyms=pseudonyms):
             writer.write("preferences", preference_record_from_correction(correction))
         _progress(release, 45, "Writing rated answers")

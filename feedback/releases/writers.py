@@ -17,19 +17,31 @@ apart would otherwise mean holding a whole kind in memory.
 """
 
 import hashlib
+import io
+import json
+import tempfile
 from collections.abc import Iterable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import asdict
 from pathlib import Path
 from types import TracebackType
 from typing import Any, BinaryIO
 
 import pyarrow as pa
+import pyarrow.json as pa_json
 import pyarrow.parquet as pq
 
 from feedback.releases.formats import EXPORT_KINDS, SCHEMAS
-from feedback.releases.merkle import MerkleTreeBuilder, canonical_json
+from feedback.releases.merkle import MerkleTreeBuilder, canonical_json_fast
 
 DEFAULT_BATCH_SIZE = 10_000
+# A Parquet row group closes at DEFAULT_BATCH_SIZE records or at this many bytes of JSON,
+# whichever comes first: long conversations would otherwise make a batch of 10,000 records
+# weigh hundreds of megabytes.
+BATCH_BYTES = 16 << 20
 _HASH_CHUNK = 1 << 20
+_FILE_BUFFER = 1 << 20
+_COLUMNS = {kind: frozenset(schema.names) for kind, schema in SCHEMAS.items()}
 
 
 def _file_sha256(path: Path) -> str:
@@ -40,50 +52,103 @@ def _file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _record_line(kind: str, record: Mapping[str, Any]) -> bytes:
+    """The record's canonical JSON line, after checking it has exactly the kind's columns."""
+    names = _COLUMNS[kind]
+    if record.keys() != names:
+        missing, extra = sorted(names - set(record)), sorted(set(record) - names)
+        raise ValueError(f"A {kind} record has the wrong keys: missing {missing}, extra {extra}.")
+    return canonical_json_fast(record)
+
+
+class _ParquetWriter:
+    """Turns batches of JSONL lines into Parquet row groups in a background thread.
+
+    pyarrow parses the lines (its JSON reader, with the kind's schema) and encodes the row
+    group in C++ without holding the GIL, so the next batch is built in Python meanwhile. At
+    most one batch waits while another is converted, which bounds the memory to two batches.
+    """
+
+    def __init__(self, path: Path, schema: pa.Schema) -> None:
+        self.schema = schema
+        self.writer = pq.ParquetWriter(path, schema)
+        self._options = pa_json.ParseOptions(explicit_schema=schema, unexpected_field_behavior="error")
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="release-parquet")
+        self._pending: Future | None = None
+
+    def _convert(self, data: bytes) -> None:
+        table = pa_json.read_json(io.BytesIO(data), parse_options=self._options)
+        self.writer.write_table(table.select(self.schema.names).cast(self.schema))
+
+    def submit(self, lines: bytes) -> None:
+        """Convert `lines` (JSON lines, each ending in a newline) into the next row group."""
+        self.wait()
+        self._pending = self._pool.submit(self._convert, lines)
+
+    def wait(self) -> None:
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            pending.result()
+
+    def close(self) -> None:
+        try:
+            self.wait()
+        finally:
+            self._pool.shutdown()
+            self.writer.close()
+
+    def abort(self) -> None:
+        try:
+            if self._pending is not None:
+                self._pending.exception()  # let it finish; its error does not matter any more
+        finally:
+            self._pending = None
+            self._pool.shutdown()
+            self.writer.close()
+
+
 class _KindFiles:
-    """The two open files of one kind and the batch of records not yet in the Parquet file."""
+    """The two open files of one kind and the batch of lines not yet in the Parquet file."""
 
     def __init__(self, folder: Path, kind: str, batch_size: int) -> None:
         self.kind = kind
         self.schema = SCHEMAS[kind]
-        self.names = frozenset(self.schema.names)
         self.batch_size = batch_size
         self.jsonl_path = folder / f"{kind}.jsonl"
         self.parquet_path = folder / f"{kind}.parquet"
-        self.jsonl: BinaryIO = self.jsonl_path.open("wb")
-        self.parquet = pq.ParquetWriter(self.parquet_path, self.schema)
-        self.batch: list[Mapping[str, Any]] = []
+        self.jsonl: BinaryIO = self.jsonl_path.open("wb", buffering=_FILE_BUFFER)
+        self.parquet = _ParquetWriter(self.parquet_path, self.schema)
+        self.batch = bytearray()  # the lines not yet in the Parquet file, each ending in a newline
+        self.batch_rows = 0
         self.rows = 0
 
-    def write(self, record: Mapping[str, Any]) -> bytes:
-        if set(record) != self.names:
-            missing, extra = sorted(self.names - set(record)), sorted(set(record) - self.names)
-            raise ValueError(f"A {self.kind} record has the wrong keys: missing {missing}, extra {extra}.")
-        line = canonical_json(record)
-        self.jsonl.write(line + b"\n")
-        self.batch.append(record)
+    def write_line(self, line: bytes) -> None:
+        start = len(self.batch)
+        self.batch += line
+        self.batch += b"\n"
+        self.jsonl.write(memoryview(self.batch)[start:])
+        self.batch_rows += 1
         self.rows += 1
-        if len(self.batch) >= self.batch_size:
+        if self.batch_rows >= self.batch_size or len(self.batch) >= BATCH_BYTES:
             self.flush()
-        return line
 
     def flush(self) -> None:
-        if self.batch:
-            self.parquet.write_table(pa.Table.from_pylist(self.batch, schema=self.schema))
-            self.batch = []
+        if self.batch_rows:
+            self.parquet.submit(bytes(self.batch))
+            self.batch, self.batch_rows = bytearray(), 0
 
     def close(self) -> None:
         try:
             self.flush()
-        finally:
             self.parquet.close()
+        finally:
             self.jsonl.close()
 
     def abort(self) -> None:
         """Close the files without writing the pending batch (after an error)."""
-        self.batch = []
+        self.batch, self.batch_rows = bytearray(), 0
         try:
-            self.parquet.close()
+            self.parquet.abort()
         finally:
             self.jsonl.close()
 
@@ -128,6 +193,7 @@ class ReleaseWriter:
         self._next_kind = 0  # index in EXPORT_KINDS of the first kind not yet opened
         self._current: _KindFiles | None = None
         self._files: list[dict[str, Any]] = []
+        self._deferred: dict[str, BinaryIO] = {}
         self._is_closed = False
         self._is_complete = False
 
@@ -157,8 +223,18 @@ class ReleaseWriter:
         while self._next_kind <= target:
             self._finish_current()
             self.folder.mkdir(parents=True, exist_ok=True)
-            self._current = _KindFiles(self.folder, EXPORT_KINDS[self._next_kind], self.batch_size)
+            kind = EXPORT_KINDS[self._next_kind]
+            self._current = _KindFiles(self.folder, kind, self.batch_size)
             self._next_kind += 1
+            deferred = self._deferred.pop(kind, None)
+            if deferred is not None:
+                with deferred:
+                    deferred.seek(0)
+                    for line in deferred:
+                        line = line[:-1]
+                        self._current.write_line(line)
+                        self._tree.add(line)
+                        self.counts[kind] += 1
 
     def write(self, kind: str, record: Mapping[str, Any]) -> None:
         """Append one record (built by `formats`) to the files of `kind`."""
@@ -175,9 +251,24 @@ class ReleaseWriter:
         current = self._current
         if current is None:  # pragma: no cover - _open_until has just opened it
             raise RuntimeError(f"No open files for {kind!r}.")
-        line = current.write(record)
+        line = _record_line(kind, record)
+        current.write_line(line)
         self._tree.add(line)
         self.counts[kind] += 1
+
+    def defer(self, kind: str, record: Mapping[str, Any]) -> None:
+        """Keep a record of a kind not yet opened in a temporary file; it is written, before
+        anything else of its kind, when that kind opens. So two kinds can be built from one
+        pass over the pool (a battle and its preference pair) in constant memory."""
+        if self._is_closed:
+            raise ValueError("The release writer is closed.")
+        if kind not in SCHEMAS:
+            raise ValueError(f"Unknown export kind {kind!r}; expected one of {EXPORT_KINDS}.")
+        if EXPORT_KINDS.index(kind) < self._next_kind:
+            raise ValueError(f"The files of {kind!r} are already open or written; write it, do not defer it.")
+        if kind not in self._deferred:
+            self._deferred[kind] = tempfile.TemporaryFile(prefix=f"release-{kind}-", buffering=_FILE_BUFFER)
+        self._deferred[kind].write(_record_line(kind, record) + b"\n")
 
     def close(self) -> None:
         """Write what is pending, give the remaining kinds their empty files, and seal the root."""
@@ -194,6 +285,9 @@ class ReleaseWriter:
 
     def _abort(self) -> None:
         self._is_closed = True
+        for deferred in self._deferred.values():
+            deferred.close()
+        self._deferred.clear()
         if self._current is not None:
             current, self._current = self._current, None
             current.abort()
@@ -222,35 +316,53 @@ class ReleaseWriter:
 def dataset_dict_save(folder: Path | str, kinds: Iterable[str] = EXPORT_KINDS) -> Path:
     """Save the kinds' Parquet files in `folder` as one `datasets.DatasetDict`, keyed by kind.
 
-    Each kind is loaded with `datasets.load_dataset("parquet", ...)` from the local file (a
-    kind without rows, which `load_dataset` refuses, becomes an empty dataset with the
-    features of its schema, saved as one empty shard so that `load_from_disk` reads it back)
-    and the dict is written with `save_to_disk` to
-    `folder / "dataset_dict"`, which is returned; read it with `datasets.load_from_disk`.
-    """
-    import tempfile
+    Writes `folder / "dataset_dict"` (returned) in the layout `DatasetDict.save_to_disk` gives,
+    which `datasets.load_from_disk` reads: `dataset_dict.json` naming the splits and, per kind,
+    one Arrow file written by `datasets`' own `ArrowWriter` with the features of the kind's
+    schema, its `dataset_info.json` (from `datasets.DatasetInfo`) and `state.json`.
 
+    It streams: each Parquet file is read one row group at a time and appended to the Arrow
+    file, so memory stays at one row group whatever the size of the release. (Loading the
+    Parquet files with `load_dataset` and calling `save_to_disk` reads them through a memory
+    map of a full cached copy: 4 GB resident for a release of a million battles.)
+    `feedback/tests/test_release_formats.py` checks the layout against `save_to_disk`'s.
+    """
     import datasets
+    from datasets.arrow_writer import ArrowWriter
 
     folder = Path(folder)
     target = folder / "dataset_dict"
-    with tempfile.TemporaryDirectory(prefix="release-datasets-") as cache_dir:
-        splits = {}
-        for kind in kinds:
-            if kind not in SCHEMAS:
-                raise ValueError(f"Unknown export kind {kind!r}; expected one of {EXPORT_KINDS}.")
-            path = folder / f"{kind}.parquet"
-            if pq.read_metadata(path).num_rows == 0:
-                features = datasets.Features.from_arrow_schema(pq.read_schema(path))
-                splits[kind] = datasets.Dataset.from_dict(dict.fromkeys(features, []), features=features)
-            else:
-                splits[kind] = datasets.load_dataset(
-                    "parquet", data_files=str(path), split="train", cache_dir=cache_dir
-                )
-        dataset_dict = datasets.DatasetDict(splits)
-        # datasets writes no shard at all for a split without rows, and `load_from_disk` then
-        # fails on it (datasets 5.2): ask for one (empty) shard for those.
-        empty = {kind: 1 for kind, dataset in splits.items() if dataset.num_rows == 0}
-        dataset_dict.save_to_disk(str(target), num_shards=empty)
-        del dataset_dict, splits
+    kinds = list(kinds)
+    for kind in kinds:
+        if kind not in SCHEMAS:
+            raise ValueError(f"Unknown export kind {kind!r}; expected one of {EXPORT_KINDS}.")
+    target.mkdir(parents=True, exist_ok=True)
+    for kind in kinds:
+        split_folder = target / kind
+        split_folder.mkdir(exist_ok=True)
+        parquet = pq.ParquetFile(folder / f"{kind}.parquet")
+        features = datasets.Features.from_arrow_schema(parquet.schema_arrow)
+        shard = "data-00000-of-00001.arrow"
+        writer = ArrowWriter(features=features, path=str(split_folder / shard))
+        try:
+            for group in range(parquet.num_row_groups):
+                writer.write_table(parquet.read_row_group(group))
+            _, size = writer.finalize()
+        finally:
+            writer.close()
+        info_dict = asdict(datasets.DatasetInfo(features=features, dataset_size=size))
+        (split_folder / "dataset_info.json").write_text(
+            json.dumps({key: info_dict[key] for key in sorted(info_dict)}, indent=2), encoding="utf-8"
+        )
+        state = {
+            "_data_files": [{"filename": shard}],
+            "_fingerprint": _file_sha256(folder / f"{kind}.parquet")[:16],
+            "_format_columns": None,
+            "_format_kwargs": {},
+            "_format_type": None,
+            "_output_all_columns": False,
+            "_split": kind,
+        }
+        (split_folder / "state.json").write_text(json.dumps(state, indent=2, sort_keys=True), encoding="utf-8")
+    (target / "dataset_dict.json").write_text(json.dumps({"splits": kinds}), encoding="utf-8")
     return target

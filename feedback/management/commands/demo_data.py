@@ -87,6 +87,7 @@ from feedback.models import (
     TaskItem,
     TaskKind,
 )
+from feedback.privacy.pii import text_key, text_redacted
 from feedback.taskqueue.claims import claims_from_sentences
 from inference.models import ModelEndpoint
 
@@ -483,7 +484,7 @@ COLUMNS: dict[type[models.Model], tuple[str, ...]] = {
     Conversation: ("id", "community_id", "owner_id", "names_revealed_at", "topic", "created_at"),
     Message: (
         "id", "conversation_id", "parent_id", "role", "text", "author_id", "endpoint_id", "external_model",
-        "corrects_id", "created_at", "updated_at",
+        "corrects_id", "created_at", "updated_at", "text_redacted", "redacted_from",
     ),
     Battle: (
         "id", "community_id", "conversation_id", "turn", "judge_id", "model_a_id", "model_b_id", "answer_a_id",
@@ -557,6 +558,17 @@ class RowWriter:
     def __init__(self) -> None:
         self.tables = {model: _Table(model, columns) for model, columns in COLUMNS.items()}
         self.written: dict[type[models.Model], int] = dict.fromkeys(COLUMNS, 0)
+        self._redactions: dict[str, tuple[str, int]] = {}
+
+    def _redaction(self, text: str) -> tuple[str, int]:
+        """(text_redacted, redacted_from) as `Message.save` computes them; generated texts
+        repeat, so they are remembered (up to a bound)."""
+        known = self._redactions.get(text)
+        if known is None:
+            if len(self._redactions) >= 200_000:
+                self._redactions.clear()
+            known = self._redactions[text] = (text_redacted(text), text_key(text))
+        return known
 
     def write(self, tables: Tables) -> None:
         quote = connection.ops.quote_name
@@ -564,6 +576,8 @@ class RowWriter:
             for model, rows in tables.items():
                 if not rows:
                     continue
+                if model is Message:  # the two columns `Message.save` fills, after the rest
+                    rows = [(*row, *self._redaction(row[4])) for row in rows]
                 table = self.tables[model]
                 names = ", ".join(quote(column) for column in table.columns)
                 target = quote(model._meta.db_table)
