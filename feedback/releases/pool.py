@@ -19,7 +19,6 @@ import hmac
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from itertools import islice
-from operator import itemgetter
 
 from django.conf import settings
 from django.db.models import Exists, OuterRef, Q, QuerySet
@@ -90,13 +89,16 @@ def _messages_of(conversation_ids: Iterable[int]) -> dict[int, dict]:
     return messages
 
 
-def _texts_of(conversation_ids: Iterable[int]) -> dict[int, tuple[int | None, str, str]]:
-    """(parent id, role, redacted text) of the messages of these conversations, by id: what a
-    battle's two conversations need, and no more."""
+def _texts_of_battles(first: int, last: int) -> dict[int, tuple[int | None, str, str]]:
+    """(parent id, role, redacted text) of the messages of the conversations of the battles
+    with ids from `first` to `last`, by id: what those battles' conversations need. (A
+    subquery on the range of battle ids, not a list of thousands of conversation ids, which
+    costs more to send and to plan than to read.)"""
+    conversations = Battle.objects.filter(id__range=(first, last)).values("conversation_id")
     return {
         message_id: (parent_id, role, redacted_text_of(text, redacted, redacted_from))
         for message_id, parent_id, role, text, redacted, redacted_from in Message.objects.filter(
-            conversation_id__in=list(conversation_ids)
+            conversation_id__in=conversations
         ).values_list("id", "parent_id", "role", "text", "text_redacted", "redacted_from")
     }
 
@@ -140,7 +142,7 @@ def battles(*, community: Community | None, pseudonyms: Pseudonyms) -> Iterator[
         .values_list(*_BATTLE_COLUMNS)
     )
     for chunk in batched(rows.iterator(chunk_size=CHUNK), CHUNK):
-        texts = _texts_of({row[1] for row in chunk})
+        texts = _texts_of_battles(chunk[0][0], chunk[-1][0])
         for (
             battle_id, _, answer_a_id, answer_b_id, model_a, model_b, winner, judge_id, turn, is_blind, language,
             voted_at, slug, licence,
@@ -237,20 +239,31 @@ def rated_answers(*, community: Community | None) -> Iterator[dict]:
 
 def tree_messages(*, community: Community | None, pseudonyms: Pseudonyms) -> Iterator[dict]:
     """Every message of the accepted conversations, with its review labels (mean ratings per
-    scale, flag counts per label) and, among siblings that were ranked, its mean rank."""
+    scale, flag counts per label) and, among siblings that were ranked, its mean rank.
+
+    A message written by someone who asked for erasure (a correction in another person's
+    conversation) is left out, with anything under it. Each chunk of conversations is read by
+    its range of ids (`conversation_id BETWEEN first AND last`), not by a list of thousands of
+    ids, which costs more to send and to plan than to read; conversations in the range that are
+    not accepted are skipped here.
+    """
     from feedback.models import FlagResponse, Ranking
 
-    conversations = conversations_accepted(community=community).select_related("community").order_by("pk")
+    conversations = (
+        conversations_accepted(community=community)
+        .order_by("pk")
+        .values_list("id", "community__slug", "community__licence_name", "community__language")
+    )
     erased = ErasureRequest.objects.values("user_pk")
     erased_ids = set(erased.values_list("user_pk", flat=True))
     for chunk in batched(conversations.iterator(chunk_size=CHUNK), CHUNK):
-        by_id = {c.pk: c for c in chunk}
-        messages = _messages_of(by_id)
-        ids = list(messages)
-        languages = _conversation_languages(set(by_id))
+        by_id = {row[0]: row for row in chunk}
+        first, last = chunk[0][0], chunk[-1][0]
+        messages = [message for message in _messages_in(first, last) if message["conversation_id"] in by_id]
+        languages = _conversation_languages_in(first, last)
         ratings: dict[int, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
         for answer_id, scale, value in (
-            Rating.objects.filter(answer_id__in=ids)
+            Rating.objects.filter(answer__conversation_id__gte=first, answer__conversation_id__lte=last)
             .exclude(volunteer_id__in=erased)
             .values_list("answer_id", "scale__name", "value")
         ):
@@ -258,7 +271,7 @@ def tree_messages(*, community: Community | None, pseudonyms: Pseudonyms) -> Ite
         flags: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         reviews: dict[int, int] = defaultdict(int)
         for answer_id, labels in (
-            FlagResponse.objects.filter(answer_id__in=ids)
+            FlagResponse.objects.filter(answer__conversation_id__gte=first, answer__conversation_id__lte=last)
             .exclude(volunteer_id__in=erased)
             .values_list("answer_id", "labels")
         ):
@@ -267,35 +280,69 @@ def tree_messages(*, community: Community | None, pseudonyms: Pseudonyms) -> Ite
                 flags[answer_id][label] += 1
         ranks: dict[int, list[int]] = defaultdict(list)
         for order in (
-            Ranking.objects.filter(prompt_id__in=ids).exclude(volunteer_id__in=erased).values_list("order", flat=True)
+            Ranking.objects.filter(prompt__conversation_id__gte=first, prompt__conversation_id__lte=last)
+            .exclude(volunteer_id__in=erased)
+            .values_list("order", flat=True)
         ):
             for place, group in enumerate(order):
                 for answer_id in group:
                     ranks[answer_id].append(place)
         left_out: set[int] = set()  # written by someone who asked for erasure, and what follows it
-        for message in sorted(messages.values(), key=itemgetter("id")):
-            if message["author_id"] in erased_ids or message["parent_id"] in left_out:
-                left_out.add(message["id"])
+        for message in messages:  # in order of id: a parent before its children
+            message_id, parent_id = message["id"], message["parent_id"]
+            if message["author_id"] in erased_ids or parent_id in left_out:
+                left_out.add(message_id)
                 continue
-            conversation = by_id[message["conversation_id"]]
-            labels = {scale: sum(v) / len(v) for scale, v in ratings[message["id"]].items()}
-            labels.update(flags[message["id"]])
+            conversation_id, slug, licence, community_language = by_id[message["conversation_id"]]
+            labels = (
+                {scale: sum(v) / len(v) for scale, v in ratings[message_id].items()} if message_id in ratings else {}
+            )
+            if message_id in flags:
+                labels.update(flags[message_id])
+            places = ranks.get(message_id)
             yield {
-                "message_id": f"m-{message['id']}",
-                "parent_id": f"m-{message['parent_id']}" if message["parent_id"] else None,
-                "conversation_id": f"c-{conversation.pk}",
+                "message_id": f"m-{message_id}",
+                "parent_id": f"m-{parent_id}" if parent_id else None,
+                "conversation_id": f"c-{conversation_id}",
                 "role": message["role"],
                 "text": message["text"],
-                "lang": languages.get(conversation.pk) or conversation.community.language,
+                "lang": languages.get(conversation_id) or community_language,
                 "author": pseudonyms(message["author_id"]),
                 "model": message["endpoint__name"] or message["external_model"] or None,
-                "created_date": message["created_at"].isoformat(),
-                "rank": sum(ranks[message["id"]]) / len(ranks[message["id"]]) if ranks[message["id"]] else None,
+                "created_date": message["created_at"],
+                "rank": sum(places) / len(places) if places else None,
                 "labels": labels,
-                "review_count": reviews[message["id"]],
-                "community": conversation.community.slug,
-                "licence": conversation.community.licence_name,
+                "review_count": reviews.get(message_id, 0),
+                "community": slug,
+                "licence": licence,
             }
+
+
+def _messages_in(first: int, last: int) -> list[dict]:
+    """The messages of the conversations with ids from `first` to `last`, in order of id, each
+    with its `text` redacted (see `_messages_of`)."""
+    messages = []
+    for row in (
+        Message.objects.filter(conversation_id__gte=first, conversation_id__lte=last)
+        .order_by("pk")
+        .values_list(*_MESSAGE_COLUMNS)
+    ):
+        message = dict(zip(_MESSAGE_COLUMNS, row, strict=True))
+        text, redacted, redacted_from = message.pop("text"), message.pop("text_redacted"), message.pop("redacted_from")
+        message["text"] = redacted_text_of(text, redacted, redacted_from)
+        messages.append(message)
+    return messages
+
+
+def _conversation_languages_in(first: int, last: int) -> dict[int, str]:
+    languages: dict[int, str] = {}
+    for conversation_id, language in (
+        Battle.objects.filter(conversation_id__gte=first, conversation_id__lte=last)
+        .order_by("turn")
+        .values_list("conversation_id", "language")
+    ):
+        languages.setdefault(conversation_id, language)
+    return languages
 
 
 def claim_annotations(*, community: Community | None) -> Iterator[dict]:

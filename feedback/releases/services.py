@@ -31,7 +31,7 @@ from feedback.releases.formats import (
     preference_records_from_battle,
     unpaired_record,
 )
-from feedback.releases.writers import ReleaseWriter, dataset_dict_save
+from feedback.releases.writers import ReleaseWriter, dataset_dict_save, memory_settle
 
 logger = logging.getLogger(__name__)
 
@@ -135,6 +135,7 @@ def _files_write(release: Release, folder: Path) -> dict:
     languages: Counter = Counter()
     models: Counter = Counter()
     left_out: Counter = Counter()
+    memory_settle()
     with ReleaseWriter(folder) as writer:
         _progress(release, 5, "Writing arena battles and their preference pairs")
         # One pass: each battle's preference pair waits in a temporary file (writer.defer)
@@ -166,6 +167,7 @@ def _files_write(release: Release, folder: Path) -> dict:
         for annotation in pool.claim_annotations(community=community):
             writer.write("claims", claim_record(annotation))
     _progress(release, 85, "Saving the DatasetDict")
+    memory_settle()
     dataset_dict_save(folder, EXPORT_KINDS)
     return {
         "name": release.name,

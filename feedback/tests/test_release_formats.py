@@ -1,6 +1,7 @@
 """The release export records (formats.py) and their streaming writers (writers.py); no database."""
 
 import hashlib
+import json
 import os
 import tracemalloc
 from collections.abc import Iterator
@@ -650,3 +651,72 @@ def test_kto_trainer_prepares_the_unpaired_file(tmp_path: Path, model_folder: Pa
         (prompt, "About 5 cm deep, pointed end up.<|im_end|>\n", True),
         (prompt, "Plant it 1 m deep.<|im_end|>\n", False),
     ]
+
+
+def test_deferred_records_come_first_in_their_kind_and_in_the_root(tmp_path: Path) -> None:
+    records = records_of_every_kind()
+    with ReleaseWriter(tmp_path / "deferred") as writer:
+        for battle, preference in zip(records["battles"], records["preferences"], strict=False):
+            writer.write("battles", battle)
+            writer.defer("preferences", preference)
+        for preference in records["preferences"][len(records["battles"]) :]:
+            writer.write("preferences", preference)
+        for kind in EXPORT_KINDS[2:]:
+            for record in records[kind]:
+                writer.write(kind, record)
+        with pytest.raises(ValueError, match="already open"):
+            writer.defer("battles", records["battles"][0])
+    plain = release_write(tmp_path / "plain", records)
+    for kind in EXPORT_KINDS:
+        assert (tmp_path / "deferred" / f"{kind}.jsonl").read_bytes() == (
+            tmp_path / "plain" / f"{kind}.jsonl"
+        ).read_bytes()
+        assert pq.read_table(tmp_path / "deferred" / f"{kind}.parquet").to_pylist() == records[kind]
+    assert writer.merkle_root == plain.merkle_root and writer.counts == plain.counts
+
+
+def test_a_deferred_record_with_other_keys_is_refused_at_once(tmp_path: Path) -> None:
+    preference = records_of_every_kind()["preferences"][0]
+    with ReleaseWriter(tmp_path) as writer:
+        with pytest.raises(ValueError, match="wrong keys"):
+            writer.defer("preferences", {**preference, "extra": 1})
+        with pytest.raises(ValueError, match="Unknown export kind"):
+            writer.defer("votes", preference)
+    assert writer.counts["preferences"] == 0
+
+
+def test_the_dataset_dict_has_the_layout_save_to_disk_gives(tmp_path: Path) -> None:
+    """The streamed DatasetDict against one `datasets` writes itself: same files, same keys."""
+    import datasets
+
+    records = records_of_every_kind()
+    release_write(tmp_path / "release", records)
+    ours = dataset_dict_save(tmp_path / "release")
+    theirs = tmp_path / "theirs"
+    datasets.DatasetDict(
+        {
+            kind: datasets.Dataset.from_list(records[kind], features=datasets.Features.from_arrow_schema(SCHEMAS[kind]))
+            for kind in EXPORT_KINDS
+        }
+    ).save_to_disk(str(theirs))
+
+    def read(path: Path) -> Any:
+        return json.loads(path.read_text())
+
+    assert read(ours / "dataset_dict.json") == read(theirs / "dataset_dict.json")
+    for kind in EXPORT_KINDS:
+        assert sorted(p.name for p in (ours / kind).iterdir()) == sorted(p.name for p in (theirs / kind).iterdir())
+        assert set(read(ours / kind / "state.json")) == set(read(theirs / kind / "state.json"))
+        info = "dataset_info.json"
+        assert read(ours / kind / info)["features"] == read(theirs / kind / info)["features"]
+    loaded = datasets.load_from_disk(str(ours))
+    for kind in EXPORT_KINDS:
+        assert list(loaded[kind]) == records[kind]
+
+
+def test_building_the_dataset_dict_reads_one_row_group_at_a_time(tmp_path: Path) -> None:
+    battles = list(battles_generate(2_000))
+    release_write(tmp_path, {"battles": battles}, batch_size=500)
+    assert pq.read_metadata(tmp_path / "battles.parquet").num_row_groups == 4
+    loaded = __import__("datasets").load_from_disk(str(dataset_dict_save(tmp_path)))
+    assert loaded["battles"].num_rows == 2_000 and loaded["battles"][1999] == battles[1999]

@@ -162,3 +162,41 @@ def test_the_schedule_queues_a_build_of_every_community(django_capture_on_commit
         releases_build_all()
     assert Release.objects.filter(status="queued").count() == 2
     assert len(callbacks) == 2  # one build task each, sent after commit
+
+
+def test_a_message_stores_its_redaction_and_a_release_never_trusts_a_stale_one(releases_dir):
+    from feedback.models import Message
+    from feedback.privacy.pii import text_key
+
+    battle = battle_ready(text_a="Call +44 20 7946 0018 for tides.", text_b="Wind makes tides.")
+    arena.battle_vote_cast(judge=battle.judge, battle_id=battle.pk, winner="model_a", idempotency_key=uuid.uuid4())
+    answer = Message.objects.get(pk=battle.answer_a_id)
+    assert answer.text_redacted == "Call [PHONE] for tides." and answer.redacted_from == text_key(answer.text)
+    clean = Message.objects.get(pk=battle.answer_b_id)
+    assert clean.text_redacted == "" and clean.redacted_from == text_key(clean.text)  # "" = nothing to redact
+    # A text changed behind the model's back (no save) keeps its old redaction: never used.
+    Message.objects.filter(pk=answer.pk).update(text="Write to ada@example.org instead.")
+    release = build(battle.community)
+    battles = (Path(releases_dir) / release.folder / "battles.jsonl").read_text()
+    assert "Write to [EMAIL] instead." in battles
+    assert "ada@example.org" not in battles and "Call [PHONE]" not in battles
+    # Saving through the model recomputes it.
+    answer.refresh_from_db()
+    answer.text = "Mail bob@example.com."
+    answer.save(update_fields=["text"])
+    answer.refresh_from_db()
+    assert (answer.text_redacted, answer.redacted_from) == ("Mail [EMAIL].", text_key("Mail bob@example.com."))
+
+
+def test_a_correction_by_someone_erased_leaves_the_trees_of_other_peoples_conversations(releases_dir):
+    battle = pool_with_everything()
+    from feedback.models import Message
+
+    correction = Message.objects.get(corrects__isnull=False)
+    ErasureRequest.objects.create(user_pk=correction.author_id)
+    release = build(battle.community)
+    folder = Path(releases_dir) / release.folder
+    trees = [json.loads(line) for line in (folder / "message_trees.jsonl").read_text().splitlines()]
+    assert f"m-{correction.pk}" not in {message["message_id"] for message in trees}
+    assert len(trees) == 3  # the prompt and the two model answers stay
+    assert "The moon." not in (folder / "preferences.jsonl").read_text()
