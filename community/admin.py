@@ -22,6 +22,7 @@ class UserAdmin(DjangoUserAdmin):
 class MembershipInline(admin.TabularInline):
     model = Membership
     extra = 0
+    fields = ["user", "role", "joined_at", "licence_name", "licence_version", "licence_accepted_at"]
     readonly_fields = ["user", "joined_at", "licence_name", "licence_version", "licence_accepted_at"]
     can_delete = False
 

@@ -100,7 +100,13 @@ class Community(models.Model):
 
 
 class Membership(models.Model):
-    """A user's place in a community, with their acceptance of its data licence."""
+    """A user's place in a community, with their acceptance of its data licence and their role in it."""
+
+    class Role(models.TextChoices):
+        MEMBER = "member", "Member"
+        MODERATOR = "moderator", "Moderator"
+        ADMIN = "admin", "Community admin"
+        OWNER = "owner", "Owner"
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
     community = models.ForeignKey(Community, on_delete=models.CASCADE, related_name="memberships")
@@ -109,6 +115,12 @@ class Membership(models.Model):
     licence_version = models.PositiveIntegerField(null=True, blank=True)
     licence_accepted_at = models.DateTimeField(null=True, blank=True)
     topics = models.JSONField(default=list, blank=True, help_text="Topics the member works on; empty means any.")
+    role = models.CharField(
+        max_length=20,
+        choices=Role.choices,
+        default=Role.MEMBER,
+        help_text="Moderators moderate this community; its admins and owner also govern it (policies).",
+    )
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "community"], name="membership_unique_user_community")]

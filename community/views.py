@@ -6,6 +6,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 
+from community.permissions import can_moderate
 from community.selectors import community_get, community_list, membership_get
 from community.services import membership_accept_licence
 
@@ -20,7 +21,12 @@ def community_page(request: HttpRequest, slug: str) -> HttpResponse:
     return render(
         request,
         "community/community.html",
-        {"community": community, "membership": membership, "member_count": community.memberships.count()},
+        {
+            "community": community,
+            "membership": membership,
+            "member_count": community.memberships.count(),
+            "may_moderate": can_moderate(request.user, community),
+        },
     )
 
 

@@ -1,6 +1,18 @@
 from django.contrib import admin
 
-from feedback.models import Battle, Conversation, Donation, Message, RatingScale, TaskAssignment, TaskItem
+from feedback.models import (
+    Battle,
+    ContributorTrust,
+    Conversation,
+    Donation,
+    Message,
+    ModerationPolicy,
+    ModerationPolicyChange,
+    RatingScale,
+    ReviewGate,
+    TaskAssignment,
+    TaskItem,
+)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -71,3 +83,33 @@ class DonationAdmin(ReadOnlyAdmin):
     list_display = ["pk", "title", "owner", "community", "source", "status", "created_at"]
     list_filter = ["status", "source", "community"]
     list_select_related = ["owner", "community"]
+
+
+@admin.register(ModerationPolicy)
+class ModerationPolicyAdmin(ReadOnlyAdmin):
+    """Changed only on the community's policy page, which asks for a reason and records it."""
+
+    list_display = ["community", "trust_mode", "reviews_needed", "pass_threshold", "updated_at"]
+
+
+@admin.register(ModerationPolicyChange)
+class ModerationPolicyChangeAdmin(ReadOnlyAdmin):
+    """The history of policy changes: append-only, nobody edits or deletes it."""
+
+    list_display = ["community", "created_at", "actor", "reason"]
+    list_select_related = ["community", "actor"]
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ContributorTrust)
+class ContributorTrustAdmin(ReadOnlyAdmin):
+    list_display = ["user", "community", "gold_accuracy", "consensus_agreement", "outlier_score", "computed_at"]
+    list_select_related = ["user", "community"]
+
+
+@admin.register(ReviewGate)
+class ReviewGateAdmin(ReadOnlyAdmin):
+    list_display = ["message", "community", "review_count", "score", "is_accepted", "accepted_at"]
+    list_filter = ["is_accepted"]

@@ -38,3 +38,25 @@ def releases_build_all() -> None:
 
     for community in Community.objects.all():
         release_build_start(actor=None, community=community)
+
+
+@shared_task(name="feedback.moderation_gates_recompute", time_limit=3600, acks_late=True, ignore_result=True)
+def moderation_gates_recompute_task(community_id: int | None = None) -> None:
+    """Recompute the stored quality gates of one community (or all), e.g. after a policy change."""
+    from community.models import Community
+    from feedback.moderation.gates import review_gates_recompute
+
+    community = Community.objects.filter(pk=community_id).first() if community_id is not None else None
+    if community_id is None or community is not None:
+        review_gates_recompute(community=community)
+
+
+@shared_task(name="feedback.moderation_trust_refresh", time_limit=3600, acks_late=True, ignore_result=True)
+def moderation_trust_refresh_task(community_id: int, ratings: dict[str, float] | None = None) -> None:
+    """Refresh a community's trust scores; `ratings` ({model name: rating}) adds outlier scores."""
+    from community.models import Community
+    from feedback.moderation.trust_jobs import trust_scores_refresh
+
+    community = Community.objects.filter(pk=community_id).first()
+    if community is not None:
+        trust_scores_refresh(community=community, ratings=ratings)

@@ -16,6 +16,7 @@ from feedback.models.tasks import (
     TaskKind,
 )
 from feedback.models.tokens import ApiToken
+from feedback.models.trust import ContributorTrust, ModerationPolicy, ModerationPolicyChange, ReviewGate, TrustMode
 
 __all__ = [
     "ApiToken",
@@ -23,17 +24,22 @@ __all__ = [
     "Claim",
     "ClaimLabel",
     "ClaimVerdict",
+    "ContributorTrust",
     "Conversation",
     "Donation",
     "FlagLabel",
     "FlagResponse",
     "Message",
+    "ModerationPolicy",
+    "ModerationPolicyChange",
     "Ranking",
     "Rating",
     "Release",
     "RatingScale",
+    "ReviewGate",
     "Revision",
     "TaskAssignment",
     "TaskItem",
     "TaskKind",
+    "TrustMode",
 ]

@@ -37,6 +37,7 @@ from feedback.models import (
     TaskItem,
     TaskKind,
 )
+from feedback.moderation.gates import review_gate_update
 from feedback.mydata import selectors
 from feedback.mydata.selectors import (
     REVISION_KIND_CLAIM_LABEL,
@@ -115,6 +116,7 @@ def rating_edit(*, volunteer: User, assignment_id: object, ratings: object) -> T
                 rating.value = value
                 rating.save(update_fields=["value", "updated_at"])
         _gold_recheck(assignment=assignment, response={"ratings": values})
+        review_gate_update(message_id=answer_id)
     return selectors.rating_submission_get_for(volunteer=volunteer, assignment_id=assignment.pk)
 
 
@@ -135,6 +137,7 @@ def flag_response_edit(*, volunteer: User, flag_response_id: object, labels: obj
         flag.labels, flag.note = chosen, note
         flag.save(update_fields=["labels", "note", "updated_at"])
         _gold_recheck(assignment=flag.assignment, response={"labels": chosen})
+        review_gate_update(message_id=flag.answer_id)
         return flag
 
 
@@ -196,10 +199,12 @@ def rating_delete(*, volunteer: User, assignment_id: object) -> None:
     """Delete one rating submission (its ratings on every scale)."""
     with transaction.atomic():
         submission = selectors.rating_submission_get_for(volunteer=volunteer, assignment_id=assignment_id)
+        answer_id = Rating.objects.filter(assignment_id=submission.pk).values_list("answer_id", flat=True).first()
         deleted, _ = Rating.objects.filter(assignment_id=submission.pk, volunteer=volunteer).delete()
         if deleted:
             _responses_withdraw(assignment_ids=[submission.pk])
             _revisions_forget(kind=REVISION_KIND_RATINGS, object_ids=[submission.pk])
+            review_gate_update(message_id=answer_id)
 
 
 def flag_response_delete(*, volunteer: User, flag_response_id: object) -> None:
@@ -209,6 +214,7 @@ def flag_response_delete(*, volunteer: User, flag_response_id: object) -> None:
         if deleted:
             _responses_withdraw(assignment_ids=[flag.assignment_id])
             _revisions_forget(kind=REVISION_KIND_FLAG_RESPONSE, object_ids=[flag.pk])
+            review_gate_update(message_id=flag.answer_id)
 
 
 def ranking_delete(*, volunteer: User, ranking_id: object) -> None:

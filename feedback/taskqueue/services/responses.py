@@ -25,6 +25,7 @@ from feedback.models import (
     TaskAssignment,
     TaskKind,
 )
+from feedback.moderation.gates import review_gate_update
 from feedback.taskqueue.gold import gold_response_is_correct
 from feedback.taskqueue.selectors import (
     answer_claims_proposed,
@@ -89,7 +90,7 @@ def rating_submit(*, volunteer: User, assignment_id: object, ratings: object) ->
         scales = {scale.name: scale for scale in rating_scales_for(community=assignment.item.community)}
         values = ratings_clean(ratings, scales)
         _assignment_close(assignment, {"ratings": values})
-        return Rating.objects.bulk_create(
+        ratings = Rating.objects.bulk_create(
             Rating(
                 assignment=assignment,
                 answer_id=assignment.item.answer_id,
@@ -99,6 +100,8 @@ def rating_submit(*, volunteer: User, assignment_id: object, ratings: object) ->
             )
             for name, value in values.items()
         )
+        review_gate_update(message_id=assignment.item.answer_id)
+        return ratings
 
 
 def flags_clean(labels: object, note: object) -> tuple[list[str], str]:
@@ -120,13 +123,15 @@ def flag_submit(*, volunteer: User, assignment_id: object, labels: object, note:
         assignment = _assignment_open(volunteer=volunteer, assignment_id=assignment_id, kind=TaskKind.FLAG)
         chosen, note = flags_clean(labels, note)
         _assignment_close(assignment, {"labels": chosen})
-        return FlagResponse.objects.create(
+        flag = FlagResponse.objects.create(
             assignment=assignment,
             answer_id=assignment.item.answer_id,
             volunteer=volunteer,
             labels=chosen,
             note=note.strip(),
         )
+        review_gate_update(message_id=assignment.item.answer_id)
+        return flag
 
 
 def correction_submit(*, volunteer: User, assignment_id: object, text: object) -> Message:

@@ -1,0 +1,1 @@
+"""Moderation: reports, automatic flags, the console, quality gates and contributor trust."""
