@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('community', '0004_membership_role'),
-        ('feedback', '0007_api_tokens'),
+        ('feedback', '0008_message_redacted_text'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
