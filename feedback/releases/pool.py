@@ -135,12 +135,19 @@ _BATTLE_COLUMNS = (
 )  # fmt: skip
 
 
-def battles(*, community: Community | None, pseudonyms: Pseudonyms) -> Iterator[dict]:
-    rows = (
-        Battle.objects.filter(status=Battle.Status.VOTED, conversation__in=conversations_accepted(community=community))
-        .order_by("pk")
-        .values_list(*_BATTLE_COLUMNS)
+def _battles_accepted(*, community: Community | None) -> QuerySet[Battle]:
+    return Battle.objects.filter(
+        status=Battle.Status.VOTED, conversation__in=conversations_accepted(community=community)
     )
+
+
+def battles_count(*, community: Community | None) -> int:
+    """How many battles `battles` gives (for the progress bar)."""
+    return _battles_accepted(community=community).count()
+
+
+def battles(*, community: Community | None, pseudonyms: Pseudonyms) -> Iterator[dict]:
+    rows = _battles_accepted(community=community).order_by("pk").values_list(*_BATTLE_COLUMNS)
     for chunk in batched(rows.iterator(chunk_size=CHUNK), CHUNK):
         texts = _texts_of_battles(chunk[0][0], chunk[-1][0])
         for (
@@ -235,6 +242,12 @@ def rated_answers(*, community: Community | None) -> Iterator[dict]:
                 "completion": answer.text_for_release,
                 "ratings": {scale: values for scale, values in ratings[answer.pk].items()},
             }
+
+
+def tree_messages_count(*, community: Community | None) -> int:
+    """About how many messages `tree_messages` gives (for the progress bar: it counts the
+    messages of erased contributors it leaves out)."""
+    return Message.objects.filter(conversation__in=conversations_accepted(community=community)).count()
 
 
 def tree_messages(*, community: Community | None, pseudonyms: Pseudonyms) -> Iterator[dict]:

@@ -35,6 +35,9 @@ from feedback.releases.writers import ReleaseWriter, dataset_dict_save, memory_s
 
 logger = logging.getLogger(__name__)
 
+# The progress bar moves every this many records within the two long stages.
+PROGRESS_EVERY = 20_000
+
 
 def release_may_build(*, user: User, community: Community | None) -> bool:
     """Admins build any release; moderators a community's (issue: admin or community owner)."""
@@ -137,10 +140,14 @@ def _files_write(release: Release, folder: Path) -> dict:
     left_out: Counter = Counter()
     memory_settle()
     with ReleaseWriter(folder) as writer:
-        _progress(release, 5, "Writing arena battles and their preference pairs")
+        stage = "Writing arena battles and their preference pairs"
+        _progress(release, 5, stage)
+        total = pool.battles_count(community=community)
         # One pass: each battle's preference pair waits in a temporary file (writer.defer)
         # until the preferences file opens, after the battles.
-        for battle in pool.battles(community=community, pseudonyms=pseudonyms):
+        for number, battle in enumerate(pool.battles(community=community, pseudonyms=pseudonyms), start=1):
+            if number % PROGRESS_EVERY == 0:
+                _progress(release, 5 + 30 * number // max(total, number), stage)
             writer.write("battles", battle_record(battle))
             languages[battle["language"]] += 1
             models[battle["model_a"]] += 1
@@ -161,7 +168,10 @@ def _files_write(release: Release, folder: Path) -> dict:
             else:
                 writer.write("unpaired", record)
         _progress(release, 60, "Writing message trees")
-        for message in pool.tree_messages(community=community, pseudonyms=pseudonyms):
+        total = pool.tree_messages_count(community=community)
+        for number, message in enumerate(pool.tree_messages(community=community, pseudonyms=pseudonyms), start=1):
+            if number % PROGRESS_EVERY == 0:
+                _progress(release, 60 + 15 * number // max(total, number), "Writing message trees")
             writer.write("message_trees", message_record(message))
         _progress(release, 75, "Writing claim annotations")
         for annotation in pool.claim_annotations(community=community):

@@ -562,3 +562,11 @@ def test_until_covers_the_whole_day(client):
     assert [r["id"] for r in records] == [f"battle-{first.pk}"]
     tomorrow = day + timedelta(days=1)
     assert walk(client, f"/api/v1/pool/battles/?since={tomorrow}", **bearer(key)) == []
+
+
+@pytest.mark.django_db
+def test_every_signed_in_page_links_to_the_token_page(client):
+    client.force_login(UserFactory())
+    assert 'href="/me/tokens/"' in client.get("/").content.decode()
+    client.logout()
+    assert 'href="/me/tokens/"' not in client.get("/").content.decode()
