@@ -59,8 +59,8 @@ def canonical_json(record: Mapping[str, Any]) -> bytes:
 # orjson writes what `canonical_json` writes (keys sorted by code point, the same separators,
 # UTF-8, the same string escapes, the same shortest float digits) except for floats below
 # 1e-4 in magnitude, where Python writes `1e-05` and orjson `0.00001`, and `1.5e-07` against
-# `1.5e-7`. Its output is taken only when it holds neither a digit followed by `e-` nor
-# `0.000`, one of which every such float holds (checked on a million random floats);
+# `1.5e-7`. Its output is taken only when it holds neither a digit followed by `e-` nor a
+# value starting `0.000`, one of which every such float holds (checked on a million random floats);
 # otherwise (a text that says "1e-3" costs only time), or for a record that is not a plain
 # dict, the slow path decides. One more difference: NaN, which `canonical_json` refuses,
 # orjson writes as null; the line then holds null, and its leaf is still `canonical_json` of
@@ -68,9 +68,14 @@ def canonical_json(record: Mapping[str, Any]) -> bytes:
 
 
 def _may_differ(data: bytes) -> bool:
-    """Whether orjson's output may hold a float that Python's json writes otherwise."""
-    if b"0.000" in data:
-        return True
+    """Whether orjson's output may hold a float that Python's json writes otherwise: a number
+    that starts `0.000` (where a JSON value starts: after `:`, `,`, `[` or a minus sign), or a
+    digit followed by `e-`."""
+    position = data.find(b"0.000")
+    while position > 0:
+        if data[position - 1] in b":,[-":
+            return True
+        position = data.find(b"0.000", position + 1)
     position = data.find(b"e-")
     while position > 0:
         if 48 <= data[position - 1] <= 57:  # a digit before "e-"

@@ -668,3 +668,10 @@ def test_the_fast_canonical_json_writes_the_same_bytes(record):
 def test_the_fast_canonical_json_agrees_on_small_and_large_floats(value):
     record = {"score": value, "text": "an e-mail, 1e-3 and 0.000 in prose"}
     assert canonical_json_fast(record) == canonical_json(record)
+
+
+def test_times_with_zero_microseconds_do_not_send_a_record_down_the_slow_path():
+    from feedback.releases.merkle import _may_differ
+
+    assert not _may_differ(b'{"created_date":"2025-01-01T10:00:00.000000+00:00","text":"an e-mail"}')
+    assert _may_differ(b'{"score":0.00001}') and _may_differ(b'{"x":[1,-0.0001]}') and _may_differ(b'{"x":1.5e-7}')
