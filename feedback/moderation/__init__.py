@@ -1,0 +1,1 @@
+"""Moderation: automatic detectors (pure), near-duplicate signatures (pure) and rate limits."""
