@@ -9,12 +9,15 @@ Which detector runs on which role (the role of the message in the conversation: 
 prompt is "user"; a model's answer, a volunteer's better answer (correction) and the answers
 of a donated conversation are "assistant"):
 
-| detector | roles | severity |
-|---|---|---|
-| pii | user, assistant | high: payment card, government id, bank account; medium: e-mail, phone, postal address; low: IP address |
-| toxicity | user, assistant | high: a slur, a threat or sexual harassment; medium: other toxic text (insults, profanity aimed at someone) |
-| identity | assistant only | medium: names another assistant or its maker ("I am ChatGPT", "trained by OpenAI") or carries a chat interface's text ("Regenerate response"); low: a generic AI self-description ("As an AI language model") |
-| language | user, assistant, when the community lists its languages | low |
+- pii (user, assistant): high for a payment card, a government id or a bank account; medium
+  for an e-mail address, a phone number or a postal address; low for an IP address.
+- toxicity (user, assistant): high when a toxic text holds a slur, a threat or sexual
+  harassment; medium for other toxic text (insults, profanity aimed at someone).
+- identity (assistant only): medium when the answer names another assistant or its maker ("I
+  am ChatGPT", "trained by OpenAI", "OpenAI's policies") or carries a chat interface's text
+  ("Regenerate response"); low for a generic AI self-description ("As an AI language model")
+  or a training cut-off.
+- language (user, assistant; only when the community lists its languages): low.
 
 The identity detector reads answers only: a prompt that quotes "as an AI language model" is a
 person asking about it, while an answer a volunteer writes as their own that says it is
