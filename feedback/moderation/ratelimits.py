@@ -161,7 +161,10 @@ def _decrement(key: str) -> None:
 
 def _wait(limit: int, current: int, previous: int, elapsed: float, period: int) -> int:
     """Whole seconds (at least 1) until one more request fits: the weighted count falls as the
-    previous window slides out; if this window alone is full, wait into the next one."""
+    previous window slides out; if this window alone is full, wait into the next one. A budget
+    of 0 never lets anything through: the answer is the end of this window."""
+    if limit <= 0:
+        return max(1, math.ceil(period - elapsed))
     if previous > 0 and current <= limit - 1:
         moment = period * (1 - (limit - 1 - current) / previous)  # into this window
         if moment < period:
