@@ -135,9 +135,16 @@ _IDENTITY_PATTERNS: list[tuple[str, float, str, re.Pattern]] = [
         0.85,
         "carries a chat interface's text: '{name}'",
         re.compile(
-            r"(regenerate response|chatgpt can make mistakes|copy code|was this response better or worse)",
+            r"(regenerate response|chatgpt can make mistakes|was this response better or worse)",
             re.IGNORECASE,
         ),
+    ),
+    (
+        "medium",
+        0.85,
+        "carries a chat interface's text: '{name}'",
+        # The button over a code block, on a line of its own (after the block's language name).
+        re.compile(r"^[ \t]*(?:[A-Za-z+#]+[ \t]*)?(Copy code)[ \t]*$", re.MULTILINE),
     ),
     (
         "low",

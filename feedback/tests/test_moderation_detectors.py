@@ -135,7 +135,7 @@ def test_precision_and_recall_on_the_second_set():
         ("I'm Claude, here to help.", "medium", "says it is Claude"),
         ("This model was trained by OpenAI.", "medium", "says it was made by OpenAI"),
         ("That breaks OpenAI's content policy.", "medium", "cites OpenAI's policies"),
-        ("Sure!\nCopy code\nprint(1)", "medium", "carries a chat interface's text: 'Copy code'"),
+        ("Sure!\npython\nCopy code\nprint(1)", "medium", "carries a chat interface's text: 'Copy code'"),
         ("As an AI language model, I cannot feel.", "low", "calls itself an AI language model"),
         ("As of my last knowledge update in 2023, yes.", "low", "mentions its training cut-off"),
     ],
@@ -151,6 +151,7 @@ def test_identity_phrases_in_prompts_are_not_flagged():
 
 def test_tools_named_in_passing_are_not_identity_claims():
     assert text_findings("Tools such as ChatGPT or Claude can draft emails.", role="assistant") == []
+    assert text_findings("Copy code from the template into your project.", role="assistant") == []
 
 
 # --- language --------------------------------------------------------------------------------------
