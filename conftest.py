@@ -1,6 +1,7 @@
 """Fixtures shared by the tests of every app and the end-to-end tests."""
 
 import socket
+import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -75,3 +76,11 @@ def default_rating_scales(request: pytest.FixtureRequest) -> None:
     from django.apps import apps
 
     importlib.import_module("feedback.migrations.0003_default_rating_scales").scales_add(apps, None)
+
+
+@pytest.fixture(autouse=True)
+def rate_limit_counters_fresh(settings) -> None:
+    """Each test starts with empty rate-limit counters: its own key prefix in the cache, so
+    counts from earlier tests (same user ids, same 127.0.0.1) never carry over, in local
+    memory or in Redis, and nothing else in the cache is touched."""
+    settings.RATE_LIMIT_KEY_PREFIX = f"ratelimit-{uuid.uuid4().hex}"

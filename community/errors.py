@@ -16,6 +16,11 @@ class RequestRejected(Exception):
         super().__init__(message)
         self.message = message
 
+    @property
+    def headers(self) -> dict[str, str]:
+        """HTTP headers the answer carries besides the status (none, except for RateLimited)."""
+        return {}
+
 
 class NotAllowed(RequestRejected):
     status_code = 403
@@ -31,10 +36,24 @@ class Unavailable(RequestRejected):
     status_code = 503
 
 
+class RateLimited(RequestRejected):
+    """Too many requests of one kind in a while: answered 429 with a Retry-After header."""
+
+    status_code = 429
+
+    def __init__(self, retry_after: int, message: str):
+        super().__init__(message)
+        self.retry_after = max(1, int(retry_after))
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
+
+
 def api_exception_handler(exc, context):
     """DRF's handler, plus the service errors above, always as {"detail": message}."""
     if isinstance(exc, RequestRejected):
-        return Response({"detail": exc.message}, status=exc.status_code)
+        return Response({"detail": exc.message}, status=exc.status_code, headers=exc.headers)
     if isinstance(exc, Http404):
         return Response({"detail": str(exc) or "Not found."}, status=status.HTTP_404_NOT_FOUND)
     if isinstance(exc, exceptions.ValidationError):

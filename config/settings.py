@@ -277,3 +277,27 @@ RELEASES_DIR = Path(env("RELEASES_DIR", default=str(DATA_DIR / "releases")))
 # The key of the keyed hash that turns contributor ids into pseudonyms. Never published; by
 # default derived from DJANGO_SECRET_KEY. Changing it changes every later release's pseudonyms.
 RELEASE_PSEUDONYM_KEY = env("RELEASE_PSEUDONYM_KEY", default="")
+
+# --- Rate limits (feedback/moderation/ratelimits.py) ---------------------------------------------
+# Budgets per signed-in user and per client address, as "count/period" (second, minute, hour,
+# day); "none" switches one off. Over a budget the request gets 429 with a Retry-After header.
+# The window slides (a sliding window counter); counters live in the cache (Redis or local memory).
+RATE_LIMITS = {
+    "votes": env("RATE_LIMIT_VOTES", default="60/minute"),
+    "submissions": env("RATE_LIMIT_SUBMISSIONS", default="30/minute"),
+    "reports": env("RATE_LIMIT_REPORTS", default="20/hour"),
+    "uploads": env("RATE_LIMIT_UPLOADS", default="20/hour"),
+}
+# Everyone behind one address (a household, a school's NAT) shares these: set them higher.
+RATE_LIMITS_PER_ADDRESS = {
+    "votes": env("RATE_LIMIT_VOTES_PER_ADDRESS", default="300/minute"),
+    "submissions": env("RATE_LIMIT_SUBMISSIONS_PER_ADDRESS", default="150/minute"),
+    "reports": env("RATE_LIMIT_REPORTS_PER_ADDRESS", default="100/hour"),
+    "uploads": env("RATE_LIMIT_UPLOADS_PER_ADDRESS", default="60/hour"),
+}
+# Reverse proxies (addresses or networks) whose X-Forwarded-For header is believed. Empty: the
+# header is ignored and the client address is the connection's. Behind one proxy on the same
+# machine: RATE_LIMIT_TRUSTED_PROXIES=127.0.0.1,::1
+RATE_LIMIT_TRUSTED_PROXIES = env.list("RATE_LIMIT_TRUSTED_PROXIES", default=[])
+# Prefix of the counters' cache keys; a new prefix starts every counter afresh.
+RATE_LIMIT_KEY_PREFIX = env("RATE_LIMIT_KEY_PREFIX", default="ratelimit")

@@ -18,3 +18,10 @@ def language_detect(text: str, *, default: str = "") -> str:
         return default
     code, probability = _identifier().classify(text)
     return code if probability >= 0.8 else default
+
+
+def language_guess(text: str) -> tuple[str, float]:
+    """The most likely ISO 639-1 code of the text's language and its probability (0..1),
+    however short or unsure; callers decide what is long and sure enough."""
+    code, probability = _identifier().classify(text)
+    return code, float(probability)

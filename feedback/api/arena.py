@@ -8,6 +8,7 @@ from rest_framework.views import APIView
 from feedback.arena.selectors import battle_get_for_judge
 from feedback.arena.services import battle_vote_cast
 from feedback.models import Battle
+from feedback.moderation.ratelimits import rate_limit
 
 
 class BattleOutputSerializer(serializers.Serializer):
@@ -50,5 +51,6 @@ class BattleVoteApi(APIView):
     def post(self, request, battle_id: int):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
+        rate_limit(request, "votes")
         battle = battle_vote_cast(judge=request.user, battle_id=battle_id, **serializer.validated_data)
         return Response(BattleOutputSerializer(battle).data)

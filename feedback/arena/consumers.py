@@ -3,6 +3,7 @@
 import asyncio
 import json
 
+from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.http import Http404
@@ -13,6 +14,7 @@ from feedback.arena import fragments
 from feedback.arena.services import battle_start
 from feedback.arena.streaming import battle_turn_stream
 from feedback.models import Battle
+from feedback.moderation.ratelimits import rate_limit
 from inference.client import shared_client
 
 
@@ -49,6 +51,7 @@ class ArenaConsumer(AsyncWebsocketConsumer):
             await self.send(text_data=fragments.notice("The answers to your last prompt are still coming in."))
             return
         try:
+            await sync_to_async(rate_limit)(self.scope, "submissions")
             battle = await database_sync_to_async(battle_start)(
                 judge=self.scope["user"],
                 community=self.community,

@@ -12,6 +12,7 @@ from community.errors import RequestRejected
 from community.selectors import community_get, user_may_contribute
 from feedback.arena.services import battle_vote_cast
 from feedback.models import Battle
+from feedback.moderation.ratelimits import rate_limit
 
 TEMPLATE = "feedback/arena.html"
 
@@ -31,6 +32,7 @@ def battle_vote(request: HttpRequest, battle_id: int) -> HttpResponse:
     if not request.user.is_authenticated:
         return _vote_rejected(request, "Log in to vote.", status=403)
     try:
+        rate_limit(request, "votes")
         battle = battle_vote_cast(
             judge=request.user,
             battle_id=battle_id,
@@ -38,7 +40,10 @@ def battle_vote(request: HttpRequest, battle_id: int) -> HttpResponse:
             idempotency_key=request.POST.get("idempotency_key"),
         )
     except RequestRejected as rejected:
-        return _vote_rejected(request, rejected.message, status=rejected.status_code)
+        response = _vote_rejected(request, rejected.message, status=rejected.status_code)
+        for header, value in rejected.headers.items():
+            response[header] = value
+        return response
     except Http404:
         return _vote_rejected(request, "No such battle among yours.", status=404)
     if not request.htmx:

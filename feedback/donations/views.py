@@ -25,6 +25,7 @@ from feedback.donations.selectors import (
     donation_review,
 )
 from feedback.models import Donation
+from feedback.moderation.ratelimits import rate_limit
 
 LIST_TEMPLATE = "feedback/donations/list.html"
 REVIEW_TEMPLATE = "feedback/donations/review.html"
@@ -85,11 +86,15 @@ def donations_page(request: HttpRequest) -> HttpResponse:
         if upload is None:
             raise RequestRejected("Choose a file to upload: conversations.json from ChatGPT, or a ShareGPT JSON file.")
         services.donation_upload_size_check(size=upload.size)
+        rate_limit(request, "uploads")
         drafts = services.donation_upload(owner=request.user, raw=upload.read())
     except RequestRejected as rejected:
-        return render(
+        response = render(
             request, LIST_TEMPLATE, _list_context(request, error=rejected.message), status=rejected.status_code
         )
+        for header, value in rejected.headers.items():
+            response[header] = value
+        return response
     if len(drafts) == 1:
         messages.success(request, "Your conversation is uploaded as a draft. Review it, then donate it.")
         return redirect("feedback:donation_review", donation_id=drafts[0].pk)

@@ -7,6 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from feedback.models import TaskKind
+from feedback.moderation.ratelimits import rate_limit
 from feedback.taskqueue.selectors import assignment_get_for_volunteer, task_context
 from feedback.taskqueue.services import responses
 from feedback.taskqueue.services.queue import task_next, task_skip
@@ -91,6 +92,7 @@ class TaskAnswerApi(APIView):
 
     @extend_schema(request=OpenApiTypes.OBJECT, responses={201: TASK_STATUS})
     def post(self, request, assignment_id: int):
+        rate_limit(request, "submissions")
         responses.task_answer_submit(volunteer=request.user, assignment_id=assignment_id, answer=request.data)
         assignment = assignment_get_for_volunteer(volunteer=request.user, assignment_id=assignment_id)
         return Response({"id": assignment.pk, "status": assignment.status}, status=status.HTTP_201_CREATED)

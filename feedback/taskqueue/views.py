@@ -12,6 +12,7 @@ from django.views.decorators.http import require_POST
 from community.errors import RequestRejected
 from community.services import LANGUAGE_CODES, volunteer_preferences_set
 from feedback.models import TaskAssignment, TaskKind
+from feedback.moderation.ratelimits import rate_limit
 from feedback.taskqueue import forms
 from feedback.taskqueue.selectors import assignment_get_for_volunteer, memberships_contributing, task_context
 from feedback.taskqueue.services.queue import task_next, task_skip
@@ -57,10 +58,14 @@ def task_answer(request: HttpRequest, assignment_id: int) -> HttpResponse:
     assignment = assignment_get_for_volunteer(volunteer=request.user, assignment_id=assignment_id)
     try:
         answer = forms.task_answer_from_post(assignment=assignment, data=request.POST)
+        rate_limit(request, "submissions")
         task_answer_submit(volunteer=request.user, assignment_id=assignment.pk, answer=answer)
     except RequestRejected as rejected:
         context = task_context(assignment=assignment) | {"error": rejected.message, "posted": request.POST}
-        return render(request, TEMPLATE, context, status=rejected.status_code)
+        response = render(request, TEMPLATE, context, status=rejected.status_code)
+        for header, value in rejected.headers.items():
+            response[header] = value
+        return response
     return redirect(f"{reverse('feedback:task_next')}?{_same_filters(request)}")
 
 
