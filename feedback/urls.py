@@ -13,4 +13,5 @@ urlpatterns = [
     path("", include("feedback.credit.urls")),
     path("", include("feedback.mydata.urls")),
     path("", include("feedback.donations.urls")),
+    path("", include("feedback.moderation.urls")),
 ]

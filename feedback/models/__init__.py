@@ -1,5 +1,17 @@
 from feedback.models.arena import Battle, Conversation, Message
 from feedback.models.donations import Donation
+from feedback.models.moderation import (
+    AppendOnly,
+    AuditEntry,
+    AutoFlag,
+    MinhashBand,
+    ModerationCase,
+    ModerationStatus,
+    Report,
+    ReportReason,
+    Severity,
+    TextFingerprint,
+)
 from feedback.models.releases import Release
 from feedback.models.tasks import (
     Claim,
@@ -19,6 +31,9 @@ from feedback.models.tokens import ApiToken
 
 __all__ = [
     "ApiToken",
+    "AppendOnly",
+    "AuditEntry",
+    "AutoFlag",
     "Battle",
     "Claim",
     "ClaimLabel",
@@ -28,9 +43,16 @@ __all__ = [
     "FlagLabel",
     "FlagResponse",
     "Message",
+    "MinhashBand",
+    "ModerationCase",
+    "ModerationStatus",
     "Ranking",
     "Rating",
     "Release",
+    "Report",
+    "ReportReason",
+    "Severity",
+    "TextFingerprint",
     "RatingScale",
     "Revision",
     "TaskAssignment",
