@@ -218,16 +218,18 @@ def case_subject(case: ModerationCase) -> User | None:
 def case_context(*, case: ModerationCase) -> dict:
     """What the item page shows: the text in its conversation, the reports and flags, and the
     author's history (sanctions, earlier moderation of their contributions)."""
-    context: dict = {"case": case}
+    context: dict = {"case": case, "message": None, "donation": None}
     if case.message_id:
         message = case.message
         context["message"] = message
+        context["content"] = message
         context["kind_label"] = message_kind_label(message)
         context["history"] = message_history(message=message)[:-1]
         context["corrects"] = message.corrects
     else:
         donation = case.donation
         context["donation"] = donation
+        context["content"] = donation.conversation
         context["kind_label"] = "Donated conversation"
         context["conversation_messages"] = (
             list(donation.conversation.messages.select_related("moderation_case").order_by("created_at", "pk"))
