@@ -27,9 +27,10 @@ def reporter_who_saw(message: Message) -> User:
 
     community = message.conversation.community
     user = MembershipFactory(community=community).user
-    item = TaskItem.objects.filter(answer=message, kind="rate").first() or TaskItem.objects.filter(
-        answer__parent=message, kind="rate"
-    ).first()
+    item = (
+        TaskItem.objects.filter(answer=message, kind="rate").first()
+        or TaskItem.objects.filter(answer__parent=message, kind="rate").first()
+    )
     TaskAssignment.objects.create(item=item, volunteer=user, reserved_until=item.created_at)
     return user
 

@@ -125,9 +125,7 @@ class TestPermissions:
         before = _written()
         if who:
             client.force_login(_person(world, who))
-        response = client.post(
-            reverse("feedback:moderation_case_action", args=[case.pk, action]), ACTION_DATA[action]
-        )
+        response = client.post(reverse("feedback:moderation_case_action", args=[case.pk, action]), ACTION_DATA[action])
         assert response.status_code == expected
         if who in (None, "volunteer", "other_moderator"):
             assert _written() == before
@@ -151,7 +149,8 @@ class TestPermissions:
         before = _written()
         client.force_login(world.moderator)
         response = client.post(
-            reverse("feedback:moderation_case_action", args=[case.pk, action]), {**ACTION_DATA[action], "reason": reason}
+            reverse("feedback:moderation_case_action", args=[case.pk, action]),
+            {**ACTION_DATA[action], "reason": reason},
         )
         assert response.status_code == 400
         assert b"Give a reason" in response.content
@@ -162,8 +161,16 @@ class TestPermissions:
         case = case_reported(world)
         client.force_login(world.moderator)
         before = _written()
-        assert client.post(reverse("feedback:moderation_case_action", args=[case.pk, "purge"]), {"reason": "x"}).status_code == 400
-        assert client.post(reverse("feedback:moderation_case_action", args=[999999, "hide"]), {"reason": "x"}).status_code == 404
+        assert (
+            client.post(
+                reverse("feedback:moderation_case_action", args=[case.pk, "purge"]), {"reason": "x"}
+            ).status_code
+            == 400
+        )
+        assert (
+            client.post(reverse("feedback:moderation_case_action", args=[999999, "hide"]), {"reason": "x"}).status_code
+            == 404
+        )
         assert client.get(reverse("feedback:moderation_case", args=[999999])).status_code == 404
         assert _written() == before
 
@@ -301,7 +308,10 @@ class TestEffects:
             "reason": "Removed the phone number.",
         }
         assert revision.volunteer == world.moderator
-        assert (entry.before, entry.after) == ({"text": "Call me on 555-0101, I sell watches."}, {"text": "I sell watches."})
+        assert (entry.before, entry.after) == (
+            {"text": "Call me on 555-0101, I sell watches."},
+            {"text": "I sell watches."},
+        )
         assert answer.pk in served_answer_ids(world.volunteer)  # still served, with the new text
 
     def test_delete_removes_the_text_everywhere_but_the_log(self, world):

@@ -126,7 +126,9 @@ class TestBadInput:
 
     def test_a_comment_too_long(self, client, world):
         client.force_login(world.judge)
-        response = client.post(_report_url("message", world.battle.answer_a_id), {"reason": "spam", "comment": "x" * 2001})
+        response = client.post(
+            _report_url("message", world.battle.answer_a_id), {"reason": "spam", "comment": "x" * 2001}
+        )
         assert response.status_code == 400
         assert not Report.objects.exists()
 
@@ -135,7 +137,9 @@ class TestBadInput:
 
         Message.objects.filter(pk=world.battle.answer_a_id).update(moderation_status="removed", text="")
         with pytest.raises(Http404):
-            report_create(reporter=world.judge, target_kind="message", target_id=world.battle.answer_a_id, reason="spam")
+            report_create(
+                reporter=world.judge, target_kind="message", target_id=world.battle.answer_a_id, reason="spam"
+            )
 
 
 class TestApi:
@@ -178,7 +182,12 @@ class TestHiddenAtNReports:
         assert (answer.moderation_status, answer.moderated_by) == ("hidden", None)
         assert answer.moderation_reason == "Hidden automatically: 3 open reports (threshold 3)."
         entry = AuditEntry.objects.get()
-        assert (entry.action, entry.actor, entry.target_kind, entry.target_id) == ("auto_hide", None, "message", answer.pk)
+        assert (entry.action, entry.actor, entry.target_kind, entry.target_id) == (
+            "auto_hide",
+            None,
+            "message",
+            answer.pk,
+        )
         newcomer = MembershipFactory(community=world.community).user
         assert answer.pk not in served_answer_ids(newcomer)
 
@@ -197,7 +206,7 @@ class TestHiddenAtNReports:
 
 def test_a_donated_conversation_can_be_reported_by_whoever_saw_it(world):
     from feedback.donations import services as donations
-    from feedback.tests.test_donations_services import draft_create
+    from feedback.tests.test_donations_support import draft_create
 
     owner = MembershipFactory(community=world.community).user
     draft = draft_create(owner=owner)
