@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
-from community.models import Community, ErasureRequest, Membership, User
+from community.models import Appeal, Community, ErasureRequest, Membership, Sanction, User
 
 
 @admin.register(User)
@@ -24,6 +24,7 @@ class MembershipInline(admin.TabularInline):
     extra = 0
     fields = ["user", "role", "joined_at", "licence_name", "licence_version", "licence_accepted_at"]
     readonly_fields = ["user", "joined_at", "licence_name", "licence_version", "licence_accepted_at"]
+    fields = ["user", "role", "joined_at", "licence_name", "licence_version", "licence_accepted_at", "topics"]
     can_delete = False
 
 
@@ -40,6 +41,47 @@ class ErasureRequestAdmin(admin.ModelAdmin):
 
     list_display = ["user_pk", "requested_at", "completed_at"]
     readonly_fields = ["user", "user_pk", "requested_at", "completed_at", "items_removed"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class AppealInline(admin.StackedInline):
+    model = Appeal
+    extra = 0
+    can_delete = False
+    readonly_fields = ["text", "status", "created_at", "decided_by", "decided_at", "decision_reason"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Sanction)
+class SanctionAdmin(admin.ModelAdmin):
+    """Sanctions are imposed and lifted in the moderation console, where the audit log records
+    them; here they can be read."""
+
+    list_display = ["user", "kind", "community", "until", "created_at", "lifted_at"]
+    list_filter = ["kind", "community"]
+    search_fields = ["user__email", "reason"]
+    inlines = [AppealInline]
+    readonly_fields = [
+        "user",
+        "community",
+        "kind",
+        "until",
+        "reason",
+        "imposed_by",
+        "created_at",
+        "lifted_at",
+        "lifted_by",
+    ]
 
     def has_add_permission(self, request):
         return False

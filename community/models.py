@@ -1,6 +1,8 @@
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.db import models
+from django.db.models import Q
+from django.utils import timezone
 
 
 class UserManager(BaseUserManager):
@@ -129,6 +131,11 @@ class Membership(models.Model):
         return f"{self.user} in {self.community}"
 
     @property
+    def is_moderator(self) -> bool:
+        """Moderates this community: its moderators, admins and owner (community/permissions.py)."""
+        return self.role in (self.Role.MODERATOR, self.Role.ADMIN, self.Role.OWNER)
+
+    @property
     def has_current_licence(self) -> bool:
         return (
             self.licence_accepted_at is not None
@@ -154,3 +161,98 @@ class ErasureRequest(models.Model):
 
     def __str__(self) -> str:
         return f"Erasure of account {self.user_pk}"
+
+
+class Sanction(models.Model):
+    """A moderator's measure against a person: a warning, a suspension until a time, or a ban.
+
+    `community` empty means site-wide (only admins impose those). A suspension or ban is in
+    force while it is not lifted and (for a suspension) its end is in the future; while one is in
+    force the person cannot contribute to the community it covers (`sanction_check`).
+    Sanctions are imposed and lifted only through the moderation services, which write the audit
+    log (`feedback.moderation.services`).
+    """
+
+    class Kind(models.TextChoices):
+        WARN = "warn", "Warning"
+        SUSPEND = "suspend", "Suspension"
+        BAN = "ban", "Ban"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sanctions")
+    community = models.ForeignKey(
+        Community,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="sanctions",
+        help_text="Empty: site-wide.",
+    )
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    until = models.DateTimeField(null=True, blank=True, help_text="When a suspension ends.")
+    reason = models.TextField()
+    imposed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="sanctions_imposed"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    lifted_at = models.DateTimeField(null=True, blank=True)
+    lifted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="sanctions_lifted"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(kind="suspend", until__isnull=False) | (~Q(kind="suspend") & Q(until__isnull=True))),
+                name="sanction_until_iff_suspension",
+            ),
+            models.CheckConstraint(condition=~Q(reason=""), name="sanction_has_reason"),
+        ]
+        indexes = [models.Index(fields=["user", "lifted_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} of {self.user} in {self.community or 'every community'}"
+
+    @property
+    def is_restriction(self) -> bool:
+        """A suspension or a ban (a warning restricts nothing)."""
+        return self.kind in (self.Kind.SUSPEND, self.Kind.BAN)
+
+    @property
+    def is_in_force(self) -> bool:
+        """A suspension or ban that is not lifted and (for a suspension) not over."""
+        return self.is_restriction and self.lifted_at is None and (self.until is None or self.until > timezone.now())
+
+
+class Appeal(models.Model):
+    """A sanctioned person's one request to lift a suspension or a ban, decided by a moderator."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Waiting for a moderator"
+        GRANTED = "granted", "Granted: the sanction was lifted"
+        REJECTED = "rejected", "Rejected: the sanction stays"
+
+    sanction = models.OneToOneField(Sanction, on_delete=models.CASCADE, related_name="appeal")
+    text = models.TextField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    created_at = models.DateTimeField(auto_now_add=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="appeals_decided"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    Q(status="open", decided_at__isnull=True) | (~Q(status="open") & Q(decided_at__isnull=False))
+                ),
+                name="appeal_decided_iff_closed",
+            )
+        ]
+        indexes = [models.Index(fields=["status", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"Appeal against {self.sanction}"

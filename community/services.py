@@ -1,9 +1,12 @@
 """Writes for people and communities."""
 
-from django.db import transaction
+from datetime import timedelta
+
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from community.models import Community, Membership, User
+from community.errors import Conflict, RequestRejected
+from community.models import Appeal, Community, Membership, Sanction, User
 
 
 def community_create(
@@ -41,8 +44,6 @@ LANGUAGE_CODES = {
 def volunteer_preferences_set(*, user: User, languages: list[str], topics: dict[str, list[str]]) -> User:
     """Set the languages a volunteer works in and, per community (by slug), the topics they pick.
     Empty lists mean "any". Unknown languages, communities or topics are rejected, nothing saved."""
-    from community.errors import RequestRejected
-
     unknown_languages = sorted(set(languages) - set(LANGUAGE_CODES))
     if unknown_languages:
         raise RequestRejected(f"Unknown language: {', '.join(unknown_languages)}.")
@@ -61,3 +62,102 @@ def volunteer_preferences_set(*, user: User, languages: list[str], topics: dict[
             membership.topics = sorted(set(chosen))
             membership.save(update_fields=["topics"])
     return user
+
+
+# Sanctions and appeals. Moderators reach these through `feedback.moderation.services`, which
+# checks who may act and writes the audit log in the same transaction.
+
+SANCTION_REASON_MAX_CHARS = 2000
+APPEAL_TEXT_MAX_CHARS = 4000
+SUSPENSION_MAX_DAYS = 3650
+
+
+def reason_clean(reason: object, *, what: str = "a reason") -> str:
+    """A non-empty reason of bounded length (every moderation action needs one)."""
+    text = reason.strip() if isinstance(reason, str) else ""
+    if not text:
+        raise RequestRejected(f"Give {what}: it is kept in the audit log and shown to the person concerned.")
+    if len(text) > SANCTION_REASON_MAX_CHARS:
+        raise RequestRejected(
+            f"The reason is {len(text):,} characters long; the limit is {SANCTION_REASON_MAX_CHARS:,}."
+        )
+    return text
+
+
+def suspension_days_clean(days: object) -> int:
+    try:
+        value = int(str(days).strip())
+    except ValueError:
+        raise RequestRejected("Give the length of the suspension in whole days.") from None
+    if not 1 <= value <= SUSPENSION_MAX_DAYS:
+        raise RequestRejected(f"A suspension lasts from 1 to {SUSPENSION_MAX_DAYS} days.")
+    return value
+
+
+def sanction_impose(
+    *, actor: User, user: User, community: Community | None, kind: str, reason: str, days: int | None = None
+) -> Sanction:
+    """Warn, suspend for `days` or ban `user` in `community` (None: site-wide)."""
+    if kind not in Sanction.Kind.values:
+        raise RequestRejected("Choose a warning, a suspension or a ban.")
+    if user.pk == actor.pk:
+        raise RequestRejected("You cannot sanction yourself.")
+    until = timezone.now() + timedelta(days=days) if kind == Sanction.Kind.SUSPEND else None
+    if kind == Sanction.Kind.SUSPEND and days is None:
+        raise RequestRejected("Give the length of the suspension in days.")
+    return Sanction.objects.create(
+        user=user, community=community, kind=kind, until=until, reason=reason, imposed_by=actor
+    )
+
+
+def sanction_lift(*, actor: User, sanction: Sanction) -> Sanction:
+    """End a sanction now (it stays on record, with who lifted it and when)."""
+    lifted = Sanction.objects.filter(pk=sanction.pk, lifted_at__isnull=True).update(
+        lifted_at=timezone.now(), lifted_by=actor
+    )
+    if not lifted:
+        raise Conflict("This sanction was already lifted.")
+    sanction.refresh_from_db()
+    return sanction
+
+
+def appeal_submit(*, user: User, sanction_id: object, text: object) -> Appeal:
+    """Appeal once against one's own suspension or ban that is still in force; a second appeal
+    against the same sanction is a 409."""
+    from community.selectors import sanction_get_for_owner
+
+    body = text.strip() if isinstance(text, str) else ""
+    if not body:
+        raise RequestRejected("Say why the sanction should be lifted.")
+    if len(body) > APPEAL_TEXT_MAX_CHARS:
+        raise RequestRejected(f"The appeal is {len(body):,} characters long; the limit is {APPEAL_TEXT_MAX_CHARS:,}.")
+    with transaction.atomic():
+        sanction = sanction_get_for_owner(user=user, sanction_id=sanction_id)
+        sanction = Sanction.objects.select_for_update().select_related("community").get(pk=sanction.pk)
+        if Appeal.objects.filter(sanction=sanction).exists():
+            raise Conflict("You already appealed against this sanction; a sanction can be appealed once.")
+        if not sanction.is_restriction:
+            raise RequestRejected("A warning restricts nothing, so there is nothing to appeal.")
+        if sanction.lifted_at is not None or (sanction.until is not None and sanction.until <= timezone.now()):
+            raise Conflict("This sanction is no longer in force.")
+        try:
+            with transaction.atomic():
+                return Appeal.objects.create(sanction=sanction, text=body)
+        except IntegrityError:
+            raise Conflict("You already appealed against this sanction; a sanction can be appealed once.") from None
+
+
+def appeal_decide(*, actor: User, appeal: Appeal, is_granted: bool, reason: str) -> Appeal:
+    """Grant an open appeal (the sanction is lifted) or reject it (the sanction stays)."""
+    with transaction.atomic():
+        appeal = Appeal.objects.select_for_update().select_related("sanction").get(pk=appeal.pk)
+        if appeal.status != Appeal.Status.OPEN:
+            raise Conflict("This appeal was already decided.")
+        appeal.status = Appeal.Status.GRANTED if is_granted else Appeal.Status.REJECTED
+        appeal.decided_by = actor
+        appeal.decided_at = timezone.now()
+        appeal.decision_reason = reason
+        appeal.save(update_fields=["status", "decided_by", "decided_at", "decision_reason"])
+        if is_granted and appeal.sanction.lifted_at is None:
+            sanction_lift(actor=actor, sanction=appeal.sanction)
+        return appeal

@@ -301,3 +301,14 @@ RATE_LIMITS_PER_ADDRESS = {
 RATE_LIMIT_TRUSTED_PROXIES = env.list("RATE_LIMIT_TRUSTED_PROXIES", default=[])
 # Prefix of the counters' cache keys; a new prefix starts every counter afresh.
 RATE_LIMIT_KEY_PREFIX = env("RATE_LIMIT_KEY_PREFIX", default="ratelimit")
+
+# --- Moderation ------------------------------------------------------------------------------------
+# An item with this many open reports is hidden until a moderator decides.
+MODERATION_HIDE_AT_REPORTS = env.int("MODERATION_HIDE_AT_REPORTS", default=4)
+# The rate rule: a person who submits more than this many texts within the window is flagged.
+MODERATION_RATE_MAX_TEXTS = env.int("MODERATION_RATE_MAX_TEXTS", default=30)
+MODERATION_RATE_WINDOW_MINUTES = env.int("MODERATION_RATE_WINDOW_MINUTES", default=10)
+# Duplicate text: shorter texts are not compared ("thanks", "hi"); near duplicates from this
+# MinHash similarity (estimated Jaccard similarity of word shingles) up.
+MODERATION_DUPLICATE_MIN_CHARS = env.int("MODERATION_DUPLICATE_MIN_CHARS", default=40)
+MODERATION_NEAR_DUPLICATE_SIMILARITY = env.float("MODERATION_NEAR_DUPLICATE_SIMILARITY", default=0.6)

@@ -1,14 +1,18 @@
 from django.contrib import admin
 
 from feedback.models import (
+    AuditEntry,
+    AutoFlag,
     Battle,
     ContributorTrust,
     Conversation,
     Donation,
     Message,
+    ModerationCase,
     ModerationPolicy,
     ModerationPolicyChange,
     RatingScale,
+    Report,
     ReviewGate,
     TaskAssignment,
     TaskItem,
@@ -99,6 +103,22 @@ class ModerationPolicyChangeAdmin(ReadOnlyAdmin):
     list_display = ["community", "created_at", "actor", "reason"]
     list_select_related = ["community", "actor"]
 
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(admin.ModelAdmin):
+    """The audit log, read-only for everyone: no add, change or delete permission, no actions."""
+
+    list_display = ["created_at", "actor", "action", "target_kind", "target_id", "community", "subject"]
+    list_filter = ["action", "target_kind"]
+    search_fields = ["reason"]
+    actions = None
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
     def has_delete_permission(self, request, obj=None):
         return False
 
@@ -113,3 +133,35 @@ class ContributorTrustAdmin(ReadOnlyAdmin):
 class ReviewGateAdmin(ReadOnlyAdmin):
     list_display = ["message", "community", "review_count", "score", "is_accepted", "accepted_at"]
     list_filter = ["is_accepted"]
+
+
+@admin.register(ModerationCase)
+class ModerationCaseAdmin(ReadOnlyAdmin):
+    """Cases are worked in the moderation console (/moderation/), where every action is audited."""
+
+    list_display = ["pk", "community", "status", "severity", "open_reports", "open_flags", "opened_at"]
+    list_filter = ["status", "community"]
+    raw_id_fields = ["message", "donation"]
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Report)
+class ReportAdmin(ReadOnlyAdmin):
+    list_display = ["pk", "case", "reason", "reporter", "status", "created_at"]
+    list_filter = ["reason", "status"]
+    raw_id_fields = ["case", "message", "donation", "reporter"]
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(AutoFlag)
+class AutoFlagAdmin(ReadOnlyAdmin):
+    list_display = ["pk", "case", "detector", "severity", "score", "status", "created_at"]
+    list_filter = ["detector", "severity", "status"]
+    raw_id_fields = ["case", "message", "donation"]
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -14,4 +14,5 @@ urlpatterns = [
     path("", include("feedback.mydata.urls")),
     path("", include("feedback.donations.urls")),
     path("", include("feedback.moderation.trust_urls")),
+    path("", include("feedback.moderation.urls")),
 ]

@@ -35,7 +35,10 @@ def event_html(*, battle: Battle, prompt: str, event: ArenaEvent) -> str:
         # The hot path: one small fragment a token, escaped, appended to the answer.
         return f'<div id="answer-{event.side}-{battle.pk}" hx-swap-oob="beforeend">{escape(event.text)}</div>'
     if isinstance(event, SideFinished):
-        return partial("answer_done", side=event.side, battle=battle, html=markdown_to_safe_html(event.text))
+        answer_id = battle.answer_a_id if event.side == "a" else battle.answer_b_id
+        return partial(
+            "answer_done", side=event.side, battle=battle, html=markdown_to_safe_html(event.text), answer_id=answer_id
+        )
     if isinstance(event, SideFailed):
         return partial("answer_failed", side=event.side, battle=battle, message=event.message)
     if isinstance(event, TurnFinished):

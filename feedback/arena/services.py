@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from community.errors import Conflict, NotAllowed, RequestRejected, Unavailable
 from community.models import Community, User
-from community.selectors import user_may_contribute
+from community.selectors import sanction_check, user_may_contribute
 from feedback.arena.identity import answer_reveals_identity, identity_terms
 from feedback.arena.selectors import (
     arena_endpoints_available,
@@ -22,6 +22,7 @@ from feedback.arena.selectors import (
 )
 from feedback.language import language_detect
 from feedback.models import Battle, Conversation, Message
+from feedback.moderation.scan import scan_after_commit
 from feedback.privacy.pii import text_key, text_redacted
 from feedback.taskqueue.services.items import task_items_create_for_answer
 from inference.models import ModelEndpoint
@@ -64,6 +65,7 @@ def battle_start(
         raise RequestRejected(f"{community.name} has no topic called {topic!r}.")
     if not user_may_contribute(user=judge, community=community):
         raise NotAllowed(f"Join {community.name} and accept its data licence before contributing.")
+    sanction_check(user=judge, community=community)
 
     previous = None
     if conversation_id not in (None, ""):
@@ -97,6 +99,7 @@ def battle_start(
                 for side, answer in (("a", previous.answer_a), ("b", previous.answer_b))
             }
             turn = previous.turn + 1
+        scan_after_commit(set(parents.values()))
         answers = {
             side: Message.objects.create(
                 conversation=conversation, parent=parents[side], role=Message.Role.ASSISTANT, endpoint=endpoint
@@ -139,8 +142,10 @@ def battle_complete(*, battle: Battle, errors: dict[str, str]) -> Battle:
             status=status, error=error, completed_at=timezone.now()
         )
         if closed and status == Battle.Status.READY:
-            for answer in Message.objects.filter(pk__in=[battle.answer_a_id, battle.answer_b_id]):
+            answers = list(Message.objects.filter(pk__in=[battle.answer_a_id, battle.answer_b_id]))
+            for answer in answers:
                 task_items_create_for_answer(answer=answer)
+            scan_after_commit(answers)
     return Battle.objects.select_related("model_a", "model_b", "community", "conversation").get(pk=battle.pk)
 
 
@@ -163,6 +168,7 @@ def battle_vote_cast(*, judge: User, battle_id: object, winner: object, idempote
                 return battle
             if not user_may_contribute(user=judge, community=battle.community):
                 raise NotAllowed(f"Join {battle.community.name} and accept its data licence before voting.")
+            sanction_check(user=judge, community=battle.community)
             if battle.status == Battle.Status.VOTED:
                 raise Conflict("You already voted on this battle.")
             if battle.status == Battle.Status.ERRORED:

@@ -9,7 +9,7 @@ from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from community.errors import RequestRejected
-from community.selectors import community_get, user_may_contribute
+from community.selectors import community_get, sanction_in_force, sanction_refusal_message, user_may_contribute
 from feedback.arena.services import battle_vote_cast
 from feedback.models import Battle
 from feedback.moderation.ratelimits import rate_limit
@@ -23,6 +23,10 @@ def arena_page(request: HttpRequest, slug: str) -> HttpResponse:
     if not user_may_contribute(user=request.user, community=community):
         messages.info(request, f"Accept the data licence of {community.name} to join its arena.")
         return redirect(f"{reverse('community:join', args=[community.slug])}?next={request.path}")
+    sanction = sanction_in_force(user=request.user, community=community)
+    if sanction is not None:
+        context = {"message": sanction_refusal_message(sanction), "community": community}
+        return render(request, "community/sanctioned.html", context, status=403)
     return render(request, TEMPLATE, {"community": community, "winners": Battle.Winner.choices})
 
 

@@ -11,10 +11,11 @@ from django.utils import timezone
 
 from community.errors import Conflict, NotAllowed, RequestRejected
 from community.models import User
-from community.selectors import community_get, user_may_contribute
+from community.selectors import community_get, sanction_check, user_may_contribute
 from feedback.donations.parsing import DonationRejected, donation_parse
 from feedback.donations.selectors import donation_get_for_owner
 from feedback.models import Conversation, Donation, Message
+from feedback.moderation.scan import scan_after_commit
 from feedback.mydata.services import donation_delete as my_data_donation_delete
 from feedback.taskqueue.services.items import task_items_create_for_answer
 
@@ -67,6 +68,7 @@ def donation_upload(*, owner: User, raw: bytes) -> list[Donation]:
     """Parse an export (ChatGPT's conversations.json or ShareGPT JSON) and keep each
     conversation in it as a draft for its owner to review. All or nothing."""
     donation_upload_size_check(size=len(raw))
+    sanction_check(user=owner, community=None)  # site-wide sanctions; a community's come at donation
     try:
         conversations = donation_parse(raw, max_bytes=settings.DONATION_MAX_BYTES)
     except DonationRejected as rejected:
@@ -159,6 +161,7 @@ def donation_donate(*, owner: User, donation_id: object, community_slug: object)
             raise NotAllowed(
                 f"Join {community.name} and accept its data licence ({community.licence_name}) before donating to it."
             )
+        sanction_check(user=owner, community=community)
         kept = donation_turns_kept(donation=donation)
         roles = {turn["role"] for turn in kept}
         if roles != {Message.Role.USER, Message.Role.ASSISTANT}:
@@ -198,6 +201,7 @@ def donation_donate(*, owner: User, donation_id: object, community_slug: object)
         donation.save(update_fields=["status", "community", "conversation", "donated_at"])
         for answer in answers:
             task_items_create_for_answer(answer=answer)
+        scan_after_commit(Message.objects.filter(conversation=conversation).order_by("pk"))
     return donation
 
 

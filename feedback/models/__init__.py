@@ -1,5 +1,17 @@
 from feedback.models.arena import Battle, Conversation, Message
 from feedback.models.donations import Donation
+from feedback.models.moderation import (
+    AppendOnly,
+    AuditEntry,
+    AutoFlag,
+    MinhashBand,
+    ModerationCase,
+    ModerationStatus,
+    Report,
+    ReportReason,
+    Severity,
+    TextFingerprint,
+)
 from feedback.models.releases import Release
 from feedback.models.tasks import (
     Claim,
@@ -20,6 +32,9 @@ from feedback.models.trust import ContributorTrust, ModerationPolicy, Moderation
 
 __all__ = [
     "ApiToken",
+    "AppendOnly",
+    "AuditEntry",
+    "AutoFlag",
     "Battle",
     "Claim",
     "ClaimLabel",
@@ -32,9 +47,16 @@ __all__ = [
     "Message",
     "ModerationPolicy",
     "ModerationPolicyChange",
+    "MinhashBand",
+    "ModerationCase",
+    "ModerationStatus",
     "Ranking",
     "Rating",
     "Release",
+    "Report",
+    "ReportReason",
+    "Severity",
+    "TextFingerprint",
     "RatingScale",
     "ReviewGate",
     "Revision",

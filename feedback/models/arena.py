@@ -9,10 +9,11 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
+from feedback.models.moderation import Moderated
 from feedback.privacy.pii import redacted_text_of, text_key, text_redacted
 
 
-class Conversation(models.Model):
+class Conversation(Moderated):
     community = models.ForeignKey("community.Community", on_delete=models.PROTECT, related_name="conversations")
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="conversations")
     names_revealed_at = models.DateTimeField(
@@ -21,14 +22,14 @@ class Conversation(models.Model):
     topic = models.CharField(max_length=40, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
-    class Meta:
+    class Meta(Moderated.Meta):
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
         return f"Conversation {self.pk} in {self.community}"
 
 
-class Message(models.Model):
+class Message(Moderated):
     class Role(models.TextChoices):
         USER = "user", "User"
         ASSISTANT = "assistant", "Assistant"
@@ -63,7 +64,7 @@ class Message(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    class Meta:
+    class Meta(Moderated.Meta):
         ordering = ["created_at", "pk"]
         constraints = [
             # A prompt is written by a person; an answer by one of our models (endpoint), by a
@@ -76,6 +77,12 @@ class Message(models.Model):
                     | (Q(role="assistant", author__isnull=True, endpoint__isnull=True) & ~Q(external_model=""))
                 ),
                 name="message_author_or_model",
+            )
+        ]
+        indexes = [
+            # The few messages moderation took down, for listing them; visible ones are the rest.
+            models.Index(
+                fields=["moderation_status"], condition=~Q(moderation_status="visible"), name="message_moderated"
             )
         ]
 

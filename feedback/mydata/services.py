@@ -38,6 +38,7 @@ from feedback.models import (
     TaskKind,
 )
 from feedback.moderation.gates import review_gate_update
+from feedback.moderation.scan import scan_after_commit
 from feedback.mydata import selectors
 from feedback.mydata.selectors import (
     REVISION_KIND_CLAIM_LABEL,
@@ -189,6 +190,7 @@ def correction_edit(*, volunteer: User, correction_id: object, text: object) -> 
         )
         correction.text = text
         correction.save(update_fields=["text", "updated_at"])
+        scan_after_commit([correction])
         return correction
 
 

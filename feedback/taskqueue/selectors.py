@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from community.models import Membership, User
 from feedback.models import Claim, Message, RatingScale, TaskAssignment, TaskItem
+from feedback.moderation.selectors import message_is_visible_q
 
 
 def memberships_contributing(*, volunteer: User, community_slug: str | None = None) -> list[Membership]:
@@ -38,7 +39,17 @@ def task_items_available(*, volunteer: User, memberships: list[Membership]) -> Q
         if membership.topics:
             in_community &= Q(topic__in=membership.topics) | Q(topic="")
         scope |= in_community
-    items = TaskItem.objects.filter(scope)
+    # Nothing moderation hid or deleted is served: not the answer, its prompt, nor (ranking) the prompt.
+    items = TaskItem.objects.filter(scope).filter(
+        (
+            Q(answer__isnull=True)
+            | (
+                message_is_visible_q("answer__")
+                & (Q(answer__parent__isnull=True) | Q(answer__parent__moderation_status="visible"))
+            )
+        )
+        & (Q(prompt__isnull=True) | message_is_visible_q("prompt__"))
+    )
     if volunteer.languages:
         items = items.filter(Q(language__in=volunteer.languages) | Q(language=""))
     return (
@@ -92,21 +103,25 @@ def answer_claims_proposed(*, answer: Message) -> list[Claim]:
 def task_context(*, assignment: TaskAssignment) -> dict:
     """Everything a task page or the API shows for one assignment."""
     from feedback.arena.selectors import message_history
-    from feedback.models import FlagLabel
+    from feedback.models import Donation, FlagLabel
 
     item = assignment.item
     context: dict = {"assignment": assignment, "item": item, "kind": item.kind}
+    target = item.answer or item.prompt
+    context["donation"] = Donation.objects.filter(
+        conversation_id=target.conversation_id, status=Donation.Status.DONATED
+    ).first()
     if item.answer_id:
         history = message_history(message=item.answer)
-        context["history"] = history[:-1]
+        context["history"] = [message for message in history[:-1] if message.is_visible]
         context["answer"] = history[-1]
     if item.kind == "rate":
         context["scales"] = rating_scales_for(community=item.community)
     elif item.kind == "flag":
         context["flag_labels"] = FlagLabel.choices
     elif item.kind == "rank":
-        context["history"] = message_history(message=item.prompt)
-        context["answers"] = prompt_answers(prompt=item.prompt)
+        context["history"] = [message for message in message_history(message=item.prompt) if message.is_visible]
+        context["answers"] = [answer for answer in prompt_answers(prompt=item.prompt) if answer.is_visible]
     elif item.kind == "check_claims":
         from feedback.models import ClaimVerdict
 

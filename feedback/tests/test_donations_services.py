@@ -258,8 +258,9 @@ class TestDonate:
             for answer in answers
             for kind in ("rate", "flag", "correct")
         }
-        # One claim split per answer is queued once the transaction commits.
-        assert len(callbacks) == 3
+        # One claim split per answer, and one moderation scan of every turn, are queued once the
+        # transaction commits.
+        assert len(callbacks) == 4
 
     def test_chatgpt_answers_are_credited_to_chatgpt(self):
         membership = MembershipFactory()

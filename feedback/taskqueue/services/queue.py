@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from community.errors import Conflict, NotAllowed
 from community.models import User
+from community.selectors import sanction_in_force, sanction_refusal_message
 from feedback.models import TaskAssignment, TaskItem
 from feedback.taskqueue.selectors import (
     assignment_get_for_volunteer,
@@ -37,11 +38,18 @@ def task_next(
     rng = rng or random.Random()  # noqa: S311 (fair sampling, not cryptography)
     live = assignment_live_for(volunteer=volunteer)
     if live is not None and (not community_slug or live.item.community.slug == community_slug):
-        if not kind or live.item.kind == kind:
+        if (not kind or live.item.kind == kind) and sanction_in_force(
+            user=volunteer, community=live.item.community
+        ) is None:
             return live
     memberships = memberships_contributing(volunteer=volunteer, community_slug=community_slug)
     if not memberships:
         raise NotAllowed("Join a community and accept its data licence to get tasks.")
+    # A suspension or ban in a community stops its tasks; with none left, say why.
+    refusals = [sanction_in_force(user=volunteer, community=m.community) for m in memberships]
+    if all(refusals):
+        raise NotAllowed(sanction_refusal_message(refusals[0]))
+    memberships = [m for m, refusal in zip(memberships, refusals, strict=True) if refusal is None]
 
     available = task_items_available(volunteer=volunteer, memberships=memberships)
     if kind:

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from community.errors import Conflict, RequestRejected
 from community.models import User
+from community.selectors import sanction_check
 from feedback.models import (
     Claim,
     ClaimLabel,
@@ -26,6 +27,7 @@ from feedback.models import (
     TaskKind,
 )
 from feedback.moderation.gates import review_gate_update
+from feedback.moderation.scan import scan_after_commit
 from feedback.taskqueue.gold import gold_response_is_correct
 from feedback.taskqueue.selectors import (
     answer_claims_proposed,
@@ -48,6 +50,10 @@ def _assignment_open(*, volunteer: User, assignment_id: object, kind: str) -> Ta
     )
     if assignment.item.kind != kind:
         raise RequestRejected(f"This task is not a '{kind}' task.")
+    sanction_check(user=volunteer, community=assignment.item.community)
+    target = assignment.item.answer or assignment.item.prompt
+    if not (target.is_visible and target.conversation.is_visible):
+        raise Conflict("A moderator took this item down while you worked on it. Here is another task.")
     if assignment.status == TaskAssignment.Status.ANSWERED:
         raise Conflict("You already answered this task.")
     if assignment.status == TaskAssignment.Status.SKIPPED:
@@ -158,6 +164,7 @@ def correction_submit(*, volunteer: User, assignment_id: object, text: object) -
             corrects=original,
         )
         task_items_create_for_answer(answer=correction)
+        scan_after_commit([correction])
         return correction
 
 
