@@ -60,4 +60,6 @@ def moderation_trust_refresh_task(community_id: int, ratings: dict[str, float] |
     community = Community.objects.filter(pk=community_id).first()
     if community is not None:
         trust_scores_refresh(community=community, ratings=ratings)
+
+
 from feedback.moderation.scan import moderation_scan  # noqa: E402, F401  (registers the task with the worker)
