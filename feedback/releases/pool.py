@@ -24,7 +24,21 @@ from django.conf import settings
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from community.models import Community, ErasureRequest
-from feedback.models import Battle, Claim, ClaimLabel, Conversation, Donation, Message, Rating
+from feedback.models import (
+    AutoFlag,
+    Battle,
+    Claim,
+    ClaimLabel,
+    Conversation,
+    Donation,
+    Message,
+    ModerationStatus,
+    Rating,
+    ReviewGate,
+    Severity,
+)
+from feedback.moderation.gates import battles_accepted_q, message_accepted_q
+from feedback.moderation.selectors import battle_is_visible_q, message_is_visible_q
 from feedback.privacy.pii import pii_redact, redacted_text_of
 
 CHUNK = 2000
@@ -61,19 +75,47 @@ class Pseudonyms:
 
 
 def conversations_accepted(*, community: Community | None) -> QuerySet[Conversation]:
+    """Conversations a release draws from: visible (not hidden or removed by a moderator), of
+    an owner who did not ask for erasure, and either an arena conversation with a vote or a
+    donated conversation every answer of which passed its quality gate (docs/moderation.md)."""
     erased = ErasureRequest.objects.values("user_pk")
-    conversations = Conversation.objects.exclude(owner_id__in=erased).filter(
-        Exists(Battle.objects.filter(conversation=OuterRef("pk"), status=Battle.Status.VOTED))
-        | Exists(Donation.objects.filter(conversation=OuterRef("pk"), status=Donation.Status.DONATED))
+    donated_answer_not_accepted = Message.objects.filter(
+        conversation=OuterRef("pk"), role=Message.Role.ASSISTANT, endpoint__isnull=True, author__isnull=True
+    ).exclude(message_accepted_q())
+    conversations = (
+        Conversation.objects.exclude(owner_id__in=erased)
+        .filter(moderation_status=ModerationStatus.VISIBLE)
+        .filter(
+            Exists(Battle.objects.filter(conversation=OuterRef("pk"), status=Battle.Status.VOTED))
+            | (
+                Exists(Donation.objects.filter(conversation=OuterRef("pk"), status=Donation.Status.DONATED))
+                & ~Exists(donated_answer_not_accepted)
+            )
+        )
     )
     if community is not None:
         conversations = conversations.filter(community=community)
     return conversations
 
 
+def _flagged_high(outer: str = "conversation_id") -> Q:
+    """An open high-severity automatic flag on any message of the row's conversation: what is
+    under review stays out until a moderator decides (a conservative rule: one flagged follow-up
+    keeps the conversation's earlier turns out too)."""
+    return Q(
+        Exists(
+            AutoFlag.objects.filter(
+                message__conversation_id=OuterRef(outer),
+                status=AutoFlag.Status.OPEN,
+                severity=Severity.HIGH,
+            )
+        )
+    )
+
+
 _MESSAGE_COLUMNS = (
     "id", "parent_id", "conversation_id", "role", "text", "text_redacted", "redacted_from", "author_id",
-    "endpoint__name", "external_model", "created_at",
+    "endpoint__name", "external_model", "created_at", "moderation_status",
 )  # fmt: skip
 
 
@@ -136,8 +178,12 @@ _BATTLE_COLUMNS = (
 
 
 def _battles_accepted(*, community: Community | None) -> QuerySet[Battle]:
-    return Battle.objects.filter(
-        status=Battle.Status.VOTED, conversation__in=conversations_accepted(community=community)
+    """Voted battles of accepted conversations whose prompts and answers are all visible, with
+    no open high-severity flag, from judges the community's trust policy does not exclude."""
+    return (
+        Battle.objects.filter(status=Battle.Status.VOTED, conversation__in=conversations_accepted(community=community))
+        .filter(battle_is_visible_q(), battles_accepted_q())
+        .exclude(_flagged_high())
     )
 
 
@@ -172,10 +218,14 @@ def battles(*, community: Community | None, pseudonyms: Pseudonyms) -> Iterator[
 
 
 def _answers(*, community: Community | None, extra: Q) -> QuerySet[Message]:
+    """Visible answers (and their prompts visible) of accepted conversations, without an open
+    high-severity flag."""
     return (
         Message.objects.filter(
             role=Message.Role.ASSISTANT, conversation__in=conversations_accepted(community=community)
         )
+        .filter(message_is_visible_q(), message_is_visible_q("parent__"))
+        .exclude(_flagged_high())
         .filter(extra)
         .select_related("conversation__community")
         .order_by("pk")
@@ -198,9 +248,9 @@ def _conversation_languages(conversation_ids: set[int]) -> dict[int, str]:
 
 
 def corrections(*, community: Community | None, pseudonyms: Pseudonyms) -> Iterator[dict]:
-    rows = _answers(community=community, extra=Q(author__isnull=False, corrects__isnull=False)).exclude(
-        author_id__in=ErasureRequest.objects.values("user_pk")
-    )
+    rows = _answers(
+        community=community, extra=Q(author__isnull=False, corrects__isnull=False) & message_accepted_q()
+    ).exclude(author_id__in=ErasureRequest.objects.values("user_pk"))
     for chunk in batched(rows.iterator(chunk_size=CHUNK), CHUNK):
         conversation_ids = {m.conversation_id for m in chunk}
         messages, languages = _messages_of(conversation_ids), _conversation_languages(conversation_ids)
@@ -254,16 +304,20 @@ def tree_messages(*, community: Community | None, pseudonyms: Pseudonyms) -> Ite
     """Every message of the accepted conversations, with its review labels (mean ratings per
     scale, flag counts per label) and, among siblings that were ranked, its mean rank.
 
-    A message written by someone who asked for erasure (a correction in another person's
-    conversation) is left out, with anything under it. Each chunk of conversations is read by
-    its range of ids (`conversation_id BETWEEN first AND last`), not by a list of thousands of
-    ids, which costs more to send and to plan than to read; conversations in the range that are
-    not accepted are skipped here.
+    Left out, each with anything under it: a message written by someone who asked for erasure
+    (a correction in another person's conversation), one a moderator hid or removed, and an
+    answer written by a person (a correction, a donated conversation's answer) that has not
+    passed its quality gate. Conversations with an open high-severity flag wait for a moderator.
+
+    Each chunk of conversations is read by its range of ids (`conversation_id BETWEEN first AND
+    last`), not by a list of thousands of ids, which costs more to send and to plan than to
+    read; conversations in the range that are not accepted are skipped here.
     """
     from feedback.models import FlagResponse, Ranking
 
     conversations = (
         conversations_accepted(community=community)
+        .exclude(_flagged_high("pk"))
         .order_by("pk")
         .values_list("id", "community__slug", "community__licence_name", "community__language")
     )
@@ -274,6 +328,11 @@ def tree_messages(*, community: Community | None, pseudonyms: Pseudonyms) -> Ite
         first, last = chunk[0][0], chunk[-1][0]
         messages = [message for message in _messages_in(first, last) if message["conversation_id"] in by_id]
         languages = _conversation_languages_in(first, last)
+        accepted = set(
+            ReviewGate.objects.filter(
+                message__conversation_id__gte=first, message__conversation_id__lte=last, is_accepted=True
+            ).values_list("message_id", flat=True)
+        )
         ratings: dict[int, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
         for answer_id, scale, value in (
             Rating.objects.filter(answer__conversation_id__gte=first, answer__conversation_id__lte=last)
@@ -300,10 +359,16 @@ def tree_messages(*, community: Community | None, pseudonyms: Pseudonyms) -> Ite
             for place, group in enumerate(order):
                 for answer_id in group:
                     ranks[answer_id].append(place)
-        left_out: set[int] = set()  # written by someone who asked for erasure, and what follows it
+        left_out: set[int] = set()  # not released, and so neither is what follows it
         for message in messages:  # in order of id: a parent before its children
             message_id, parent_id = message["id"], message["parent_id"]
-            if message["author_id"] in erased_ids or parent_id in left_out:
+            person_answer = message["role"] == Message.Role.ASSISTANT and message["endpoint__name"] is None
+            if (
+                message["author_id"] in erased_ids
+                or parent_id in left_out
+                or message["moderation_status"] != ModerationStatus.VISIBLE
+                or (person_answer and message_id not in accepted)
+            ):
                 left_out.add(message_id)
                 continue
             conversation_id, slug, licence, community_language = by_id[message["conversation_id"]]

@@ -190,7 +190,10 @@ def _files_write(release: Release, folder: Path) -> dict:
         "files": writer.files,
         "counts": {"by_kind": writer.counts, "by_language": dict(languages), "by_model": dict(models)},
         "filters": [
-            "arena conversations with at least one vote, and donated conversations",
+            "arena conversations with at least one vote, and donated conversations whose answers passed review",
+            "items hidden or removed by moderators, and conversations with an open high-severity flag, left out",
+            "votes of judges the community's trust policy excludes left out",
+            "people's better answers only once they passed their quality gate (k peer reviews)",
             "contributors who asked for erasure left out",
             "personal information redacted (feedback/privacy/pii.py)",
             "contributor ids replaced by per-release pseudonyms (keyed HMAC-SHA256)",

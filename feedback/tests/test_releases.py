@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 
 from community.models import ErasureRequest
 from community.tests.factories import MembershipFactory, UserFactory
@@ -46,6 +47,7 @@ def pool_with_everything():
     responses.correction_submit(
         volunteer=writer, assignment_id=task_next(volunteer=writer, kind="correct").pk, text="The moon."
     )
+    correction_reviews(battle)
     claims_proposed(answer=battle.answer_b, texts=["Wind makes tides."])
     checker = task_next(volunteer=reviewer, kind="check_claims")
     claim = checker.item.answer.claims.get()
@@ -53,6 +55,28 @@ def pool_with_everything():
         volunteer=reviewer, assignment_id=checker.pk, claims=[{"id": claim.pk, "text": claim.text, "verdict": "false"}]
     )
     return battle
+
+
+def correction_reviews(battle):
+    """Three more reviewers rate whatever the queue serves them until the correction has the
+    three passing reviews its quality gate needs (docs/moderation.md): only accepted
+    corrections are released. The answers keep their helpfulness: A good, B bad."""
+    from feedback.models import Message, ReviewGate
+
+    correction = Message.objects.get(corrects__isnull=False)
+    for _ in range(3):
+        reviewer = MembershipFactory(community=battle.community).user
+        while (assignment := task_next(volunteer=reviewer, kind="rate")) is not None:
+            responses.rating_submit(
+                volunteer=reviewer,
+                assignment_id=assignment.pk,
+                ratings={
+                    "helpfulness": 1 if assignment.item.answer_id == battle.answer_b_id else 5,
+                    "correctness": 5,
+                    "harmlessness": 5,
+                },
+            )
+    assert ReviewGate.objects.get(message=correction).is_accepted
 
 
 def build(community, actor=None):
@@ -71,7 +95,7 @@ def test_a_release_holds_every_kind_redacted_and_pseudonymous(releases_dir):
     assert manifest["counts"]["by_kind"] == {
         "battles": 1,
         "preferences": 2,
-        "unpaired": 2,
+        "unpaired": 3,
         "message_trees": 4,
         "claims": 1,
     }
@@ -94,7 +118,7 @@ def test_a_release_holds_every_kind_redacted_and_pseudonymous(releases_dir):
             canonical_json(json.loads(line)) for line in (folder / f"{kind}.jsonl").read_text().splitlines() if line
         ]
     assert merkle_root(leaves).hex() == release.merkle_root == manifest["merkle_root"]
-    assert manifest["merkle_tree_size"] == len(leaves) == 10
+    assert manifest["merkle_tree_size"] == len(leaves) == 11
 
 
 def test_the_files_load_with_datasets(releases_dir):
@@ -108,7 +132,7 @@ def test_the_files_load_with_datasets(releases_dir):
     battles = datasets.load_dataset("parquet", data_files=str(folder / "battles.parquet"), split="train")
     assert battles[0]["winner"] == "model_a"
     whole = datasets.load_from_disk(str(folder / "dataset_dict"))
-    assert whole["unpaired"].num_rows == 2
+    assert whole["unpaired"].num_rows == 3
 
 
 def test_pseudonyms_differ_between_releases_and_erasure_is_honoured(releases_dir):
@@ -200,3 +224,55 @@ def test_a_correction_by_someone_erased_leaves_the_trees_of_other_peoples_conver
     assert f"m-{correction.pk}" not in {message["message_id"] for message in trees}
     assert len(trees) == 3  # the prompt and the two model answers stay
     assert "The moon." not in (folder / "preferences.jsonl").read_text()
+
+
+def released_battle_ids(releases_dir, community):
+    release = build(community)
+    lines = (Path(releases_dir) / release.folder / "battles.jsonl").read_text().splitlines()
+    return [json.loads(line)["id"] for line in lines]
+
+
+def test_moderation_decides_what_a_release_holds(releases_dir):
+    """Hidden answers, open high-severity flags and excluded judges keep a battle out; a
+    moderator's acceptance lets it back in."""
+    from feedback.models import Message, ModerationCase, ModerationStatus
+    from feedback.moderation.scan import message_scan
+    from feedback.moderation.services.actions import case_act
+
+    kept = battle_ready(text_a="Tides follow the moon.", text_b="Wind makes tides.")
+    arena.battle_vote_cast(judge=kept.judge, battle_id=kept.pk, winner="model_a", idempotency_key=uuid.uuid4())
+    flagged = battle_ready(
+        community=kept.community,
+        judge=kept.judge,
+        text_a="Pay with card 4111 1111 1111 1111 today.",
+        text_b="No card needed.",
+    )
+    arena.battle_vote_cast(judge=flagged.judge, battle_id=flagged.pk, winner="model_b", idempotency_key=uuid.uuid4())
+    hidden = battle_ready(community=kept.community, judge=kept.judge, text_a="Nonsense.", text_b="Also nonsense.")
+    arena.battle_vote_cast(judge=hidden.judge, battle_id=hidden.pk, winner="tie", idempotency_key=uuid.uuid4())
+    Message.objects.filter(pk=hidden.answer_b_id).update(moderation_status=ModerationStatus.HIDDEN)
+    flags = message_scan(message_id=flagged.answer_a_id)
+    assert any(flag.severity == "high" for flag in flags)  # a payment card
+
+    assert released_battle_ids(releases_dir, kept.community) == [f"battle-{kept.pk}"]
+
+    admin = UserFactory(role="admin")
+    case = ModerationCase.objects.get(message_id=flagged.answer_a_id)
+    case_act(actor=admin, case_id=case.pk, action="accept", reason="A test card number from the docs.")
+    assert released_battle_ids(releases_dir, kept.community) == [f"battle-{kept.pk}", f"battle-{flagged.pk}"]
+
+
+def test_a_judge_the_trust_policy_excludes_leaves_the_release(releases_dir):
+    from feedback.models import ContributorTrust
+    from feedback.moderation.trust_policy import policy_for
+
+    battle = battle_ready(text_a="Tides follow the moon.", text_b="Wind makes tides.")
+    arena.battle_vote_cast(judge=battle.judge, battle_id=battle.pk, winner="model_a", idempotency_key=uuid.uuid4())
+    assert released_battle_ids(releases_dir, battle.community) == [f"battle-{battle.pk}"]
+    policy = policy_for(community=battle.community)
+    policy.trust_mode = "exclude"
+    policy.save()
+    ContributorTrust.objects.create(
+        user=battle.judge, community=battle.community, gold_accuracy=0.0, gold_answers=50, computed_at=timezone.now()
+    )
+    assert released_battle_ids(releases_dir, battle.community) == []
