@@ -12,7 +12,9 @@ and a "tie (bothbad)", counts as half a win for each side. Internally the fit wo
 log-odds, theta = R * ln(10) / 400.
 
 Anchoring. The likelihood only sees rating differences, so the ratings are pinned by a
-convention: by default their mean over the fitted models is 1000; with `anchor="some-model"`
+convention: by default their mean is 1000 (in `leaderboard`, the mean over the models that are
+not provisional, whose ratings are stable from one bootstrap round to the next; in
+`fit_ratings`, over all models); with `anchor="some-model"`
 that model is at `anchor_rating` (1000 unless said otherwise) and the others relative to it.
 Bootstrap rounds are anchored the same way, so a named anchor has a zero-width interval.
 
@@ -287,10 +289,15 @@ def _newton(wins: np.ndarray, theta: np.ndarray, regularization: float) -> np.nd
     raise ArithmeticError("The Bradley-Terry fit did not converge; please report the battles that caused it.")
 
 
-def _ratings_from_theta(theta: np.ndarray, anchor_index: int | None, anchor_rating: float) -> np.ndarray:
+def _ratings_from_theta(
+    theta: np.ndarray, anchor_index: int | None, anchor_rating: float, mean_over: np.ndarray | None = None
+) -> np.ndarray:
+    """Ratings on the 400-point scale: the anchor model at anchor_rating, or the mean of the
+    models `mean_over` (indices; all models when None) at anchor_rating."""
     ratings = theta / LOG_ODDS_PER_POINT
     if anchor_index is None:
-        return ratings - ratings.mean(axis=-1, keepdims=True) + anchor_rating
+        chosen = ratings if mean_over is None else ratings[..., mean_over]
+        return ratings - chosen.mean(axis=-1, keepdims=True) + anchor_rating
     return ratings - ratings[..., anchor_index : anchor_index + 1] + anchor_rating
 
 
@@ -489,6 +496,17 @@ def _assemble(
     )
 
 
+def _established(counts: BattleCounts, min_battles: int) -> np.ndarray | None:
+    """Indices of the models with at least min_battles battles; None (all models) if there are none.
+
+    Leaderboards put the mean of these at 1000: a provisional model's rating swings widely from
+    one bootstrap round to the next (in some it has no battle at all) and would otherwise drag
+    every other model's interval with it.
+    """
+    established = np.flatnonzero([counts.model_battles[name] >= min_battles for name in counts.models])
+    return established if established.size else None
+
+
 def bootstrap_counts(counts: BattleCounts, *, rounds: int, seed: int) -> np.ndarray:
     """(rounds, pairs, 3) resampled pair counts: battles drawn with replacement, as a multinomial."""
     flat = counts.pair_counts.ravel()
@@ -521,10 +539,11 @@ def leaderboard(
     resampled = bootstrap_counts(counts, rounds=rounds, seed=seed)
     start = np.broadcast_to(theta, (rounds, theta.size))
     thetas = _newton(counts.wins_matrix(resampled), start, regularization)
+    mean_over = _established(counts, min_battles)
     return _assemble(
         counts,
-        _ratings_from_theta(theta, anchor_index, anchor_rating),
-        _ratings_from_theta(thetas, anchor_index, anchor_rating),
+        _ratings_from_theta(theta, anchor_index, anchor_rating, mean_over),
+        _ratings_from_theta(thetas, anchor_index, anchor_rating, mean_over),
         rounds=rounds,
         seed=seed,
         anchor=anchor,
@@ -697,10 +716,11 @@ def style_leaderboard(
     for round_number in range(rounds):
         weight = rng.multinomial(n, np.full(n, 1.0 / n)).astype(float)
         samples[round_number] = _style_newton(m, a, b, score, used, weight, point, regularization)
+    mean_over = _established(counts, min_battles)
     board = _assemble(
         counts,
-        _ratings_from_theta(point[:m], anchor_index, anchor_rating),
-        _ratings_from_theta(samples[:, :m], anchor_index, anchor_rating),
+        _ratings_from_theta(point[:m], anchor_index, anchor_rating, mean_over),
+        _ratings_from_theta(samples[:, :m], anchor_index, anchor_rating, mean_over),
         rounds=rounds,
         seed=seed,
         anchor=anchor,
