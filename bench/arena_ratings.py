@@ -19,6 +19,12 @@ Then the largest rating difference to the reference, recovery of the true rating
 generates its battles in chunks and keeps only the counts, as the command and the SQL snapshot
 job do, so its peak is what the counting and the fit need.
 
+BLAS threads: the engine's linear algebra is on 150 x 150 matrices, too small for threads to
+help. On a loaded machine OpenBLAS's threads spin waiting for a core and slow everything
+else in the process ten-fold (measured: a 0.2 s Newton stage took 2 s), so this script
+runs with OPENBLAS_NUM_THREADS=1 unless the variable is set (the reference uses sparse
+matrices and hardly any BLAS either way). Set OPENBLAS_NUM_THREADS=2 to see the other case.
+
 Usage: .venv/bin/python bench/arena_ratings.py [--battles 1500000] [--models 150]
        [--rounds 100] [--reference-rounds 3] [--repeat 3]
 """
@@ -33,9 +39,11 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-from scipy.sparse import csr_matrix
-from scipy.stats import spearmanr
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # before numpy loads OpenBLAS; see the docstring
+
+import numpy as np  # noqa: E402
+from scipy.sparse import csr_matrix  # noqa: E402
+from scipy.stats import spearmanr  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -172,7 +180,11 @@ def main() -> None:
     children = [run_child(size, m, options.rounds, options.seed) for size in (n // 10, n)]
     import sklearn.linear_model  # noqa: F401, PLC0415 (so that no timing below includes the import)
 
-    print(f"{n:,} battles, {m} models, {options.rounds} bootstrap rounds, seed {options.seed}; cores: {os.cpu_count()}")
+    print(
+        f"{n:,} battles, {m} models, {options.rounds} bootstrap rounds, seed {options.seed}; "
+        f"cores: {os.cpu_count()}, OPENBLAS_NUM_THREADS={os.environ['OPENBLAS_NUM_THREADS']}, "
+        f"load average {os.getloadavg()[0]:.2f}"
+    )
     truth = truth_of(m, options.seed)
     a, b, winner = simulate(truth, n, np.random.default_rng(options.seed + 1))
     names = [f"model-{i:03d}" for i in range(m)]
