@@ -19,11 +19,10 @@ Then the largest rating difference to the reference, recovery of the true rating
 generates its battles in chunks and keeps only the counts, as the command and the SQL snapshot
 job do, so its peak is what the counting and the fit need.
 
-BLAS threads: the engine's linear algebra is on 150 x 150 matrices, too small for threads to
-help. On a loaded machine OpenBLAS's threads spin waiting for a core and slow everything
-else in the process ten-fold (measured: a 0.2 s Newton stage took 2 s), so this script
-runs with OPENBLAS_NUM_THREADS=1 unless the variable is set (the reference uses sparse
-matrices and hardly any BLAS either way). Set OPENBLAS_NUM_THREADS=2 to see the other case.
+Times are wall-clock medians over --repeat runs, with the process's CPU time beside them (on a
+shared, loaded machine the wall time mostly measures the other users). OpenBLAS threads are left
+as they are (set OPENBLAS_NUM_THREADS to try others); the engine solves its small systems one
+LAPACK call each, which keeps them on the calling thread (see engine._solve).
 
 Usage: .venv/bin/python bench/arena_ratings.py [--battles 1500000] [--models 150]
        [--rounds 100] [--reference-rounds 3] [--repeat 3]
@@ -39,11 +38,9 @@ import sys
 import time
 from pathlib import Path
 
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # before numpy loads OpenBLAS; see the docstring
-
-import numpy as np  # noqa: E402
-from scipy.sparse import csr_matrix  # noqa: E402
-from scipy.stats import spearmanr  # noqa: E402
+import numpy as np
+from scipy.sparse import csr_matrix
+from scipy.stats import spearmanr
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -90,13 +87,14 @@ def high_water_mib() -> float:
 
 
 def timed(function, repeat: int):
-    """(result of the last call, median seconds, all seconds)."""
-    times = []
+    """(result of the last call, median wall seconds, all wall seconds, median CPU seconds)."""
+    times, cpu = [], []
     for _ in range(repeat):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         result = function()
         times.append(time.perf_counter() - start)
-    return result, statistics.median(times), times
+        cpu.append(time.process_time() - start_cpu)
+    return result, statistics.median(times), times, statistics.median(cpu)
 
 
 def reference_design(a: np.ndarray, b: np.ndarray, winner: np.ndarray, models: int):
@@ -190,28 +188,30 @@ def main() -> None:
     names = [f"model-{i:03d}" for i in range(m)]
     print(f"ties: {np.mean(winner >= 2):.1%}")
 
-    counts, aggregate_s, _ = timed(lambda: BattleCounts.from_arrays(names, a, b, winner), options.repeat)
-    ratings, fit_s, _ = timed(lambda: fit_ratings(counts), options.repeat)
-    board, board_s, board_all = timed(lambda: leaderboard(counts, rounds=options.rounds), options.repeat)
+    counts, aggregate_s, _, aggregate_cpu = timed(lambda: BattleCounts.from_arrays(names, a, b, winner), options.repeat)
+    ratings, fit_s, _, fit_cpu = timed(lambda: fit_ratings(counts), options.repeat)
+    board, board_s, board_all, board_cpu = timed(lambda: leaderboard(counts, rounds=options.rounds), options.repeat)
     ours = np.array([ratings[name] for name in names])
 
     start = time.perf_counter()
     design, won, weight = reference_design(a, b, winner, m)
     build_s = time.perf_counter() - start
-    start = time.perf_counter()
+    start, start_cpu = time.perf_counter(), time.process_time()
     reference = reference_fit(design, won, weight)
-    reference_s = time.perf_counter() - start
+    reference_s, reference_cpu = time.perf_counter() - start, time.process_time() - start_cpu
     del design, won, weight
 
     rng = np.random.default_rng(options.seed + 2)
-    round_times = []
+    round_times, round_cpu = [], []
     for _ in range(options.reference_rounds):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         pick = rng.integers(0, n, n)
         reference_fit(*reference_design(a[pick], b[pick], winner[pick], m))
         round_times.append(time.perf_counter() - start)
+        round_cpu.append(time.process_time() - start_cpu)
     reference_round_s = statistics.mean(round_times) if round_times else float("nan")
     reference_bootstrap_s = reference_s + options.rounds * reference_round_s
+    reference_bootstrap_cpu = reference_cpu + options.rounds * (statistics.mean(round_cpu) if round_cpu else 0.0)
 
     centred_truth = truth - truth.mean() + 1000.0
 
@@ -221,20 +221,30 @@ def main() -> None:
     width = np.median([r.upper - r.lower for r in board.ratings])
 
     print()
-    print("| step | seconds | ratio to the reference |")
-    print("|---|---:|---:|")
-    print(f"| (a) aggregation of {n:,} battle arrays into counts | {aggregate_s:.3f} | |")
-    print(f"| (b) engine fit on the counts | {fit_s:.4f} | {reference_s / fit_s:,.0f}x faster than (d) |")
+    print("| step | wall s | CPU s | wall ratio | CPU ratio |")
+    print("|---|---:|---:|---:|---:|")
+    print(f"| (a) aggregation of {n:,} battle arrays into counts | {aggregate_s:.3f} | {aggregate_cpu:.3f} | | |")
     print(
-        f"| (c) engine fit + {options.rounds} bootstrap rounds | {board_s:.3f} | "
-        f"{reference_bootstrap_s / board_s:,.0f}x faster than (e) |"
+        f"| (b) engine fit on the counts | {fit_s:.4f} | {fit_cpu:.4f} | "
+        f"{reference_s / fit_s:,.0f}x faster than (d) | {reference_cpu / fit_cpu:,.0f}x |"
     )
-    print(f"| (a) + (c) | {aggregate_s + board_s:.3f} | {reference_bootstrap_s / (aggregate_s + board_s):,.0f}x |")
-    print(f"| (d) reference fit alone (sklearn lbfgs, per-battle rows) | {reference_s:.2f} | 1 |")
-    print(f"|     building its {n + int((winner >= 2).sum()):,} sparse rows | {build_s:.2f} | |")
+    print(
+        f"| (c) engine fit + {options.rounds} bootstrap rounds | {board_s:.3f} | {board_cpu:.3f} | "
+        f"{reference_bootstrap_s / board_s:,.0f}x faster than (e) | {reference_bootstrap_cpu / board_cpu:,.0f}x |"
+    )
+    whole, whole_cpu = aggregate_s + board_s, aggregate_cpu + board_cpu
+    print(
+        f"| (a) + (c) | {whole:.3f} | {whole_cpu:.3f} | {reference_bootstrap_s / whole:,.0f}x | "
+        f"{reference_bootstrap_cpu / whole_cpu:,.0f}x |"
+    )
+    print(
+        f"| (d) reference fit alone (sklearn lbfgs, per-battle rows) | {reference_s:.2f} | {reference_cpu:.2f} "
+        "| 1 | 1 |"
+    )
+    print(f"|     building its {n + int((winner >= 2).sum()):,} sparse rows | {build_s:.2f} | | | |")
     print(
         f"| (e) reference fit + {options.rounds} rounds, EXTRAPOLATED from {options.reference_rounds} rounds "
-        f"of {reference_round_s:.2f} s | {reference_bootstrap_s:.0f} | 1 |"
+        f"of {reference_round_s:.2f} s | {reference_bootstrap_s:.0f} | {reference_bootstrap_cpu:.0f} | 1 | 1 |"
     )
     print()
     print(f"(c) every repeat: {', '.join(f'{t:.3f}' for t in board_all)} s")

@@ -14,6 +14,7 @@ from evaluation.leaderboards.engine import (
     BattleCounts,
     fit_ratings,
     leaderboard,
+    multinomial_draws,
     ranks_from_intervals,
     style_features,
     style_leaderboard,
@@ -287,6 +288,21 @@ def test_matrices_and_json():
     assert data["ratings"][0]["model"] == "x" and data["ratings"][0]["rank"] == 1
     assert set(data["ratings"][0]) == {"model", "rating", "lower", "upper", "rank", "battles", "provisional"}
     assert data["rounds"] == 10 and data["seed"] == 0 and data["anchor"] is None and data["total_battles"] == 80
+
+
+@pytest.mark.parametrize("total", [500, 40_000])  # the direct route and the Poisson route
+def test_bootstrap_draws_are_multinomial(total):
+    probabilities = np.array([0.5, 0.3, 0.15, 0.05])
+    draws = multinomial_draws(np.random.default_rng(1), total, probabilities, 4000)
+    assert draws.shape == (4000, 4) and (draws.sum(axis=1) == total).all()
+    expected_mean = total * probabilities
+    expected_covariance = total * (np.diag(probabilities) - np.outer(probabilities, probabilities))
+    standard_error = np.sqrt(np.diag(expected_covariance) / 4000)
+    assert np.all(np.abs(draws.mean(axis=0) - expected_mean) < 4 * standard_error)
+    # The standard error of a sample covariance of n draws: sqrt((S_ii S_jj + S_ij²) / n).
+    variances = np.diag(expected_covariance)
+    covariance_error = np.sqrt((np.outer(variances, variances) + expected_covariance**2) / 4000)
+    assert np.all(np.abs(np.cov(draws.T) - expected_covariance) < 4 * covariance_error)
 
 
 def test_bootstrap_is_seeded():
