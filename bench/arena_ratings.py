@@ -180,7 +180,7 @@ def main() -> None:
 
     print(
         f"{n:,} battles, {m} models, {options.rounds} bootstrap rounds, seed {options.seed}; "
-        f"cores: {os.cpu_count()}, OPENBLAS_NUM_THREADS={os.environ['OPENBLAS_NUM_THREADS']}, "
+        f"cores: {os.cpu_count()}, OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'not set')}, "
         f"load average {os.getloadavg()[0]:.2f}"
     )
     truth = truth_of(m, options.seed)
