@@ -77,6 +77,8 @@ _MAX_STEP = 2.0
 _MAX_ITERATIONS = 200
 # Bootstrap draws over at least this many battles use the Poisson route of multinomial_draws.
 _POISSON_FROM = 10_000
+# Bootstrap rounds fitted together: each holds a few models x models arrays while it is fitted.
+_ROUNDS_PER_BLOCK = 20
 # Separate groups of models (a disconnected league) are tied together by the prior alone, whose
 # curvature is tiny: there rounding error sets a floor of about 1e-5 log-odds on the steps.
 # A step below _STALL that no longer halves has reached that floor (0.002 rating points).
@@ -580,8 +582,11 @@ def leaderboard(
     anchor_index = _anchor_index(counts.models, anchor)
     theta = _fit_theta(counts, regularization)
     resampled = bootstrap_counts(counts, rounds=rounds, seed=seed)
-    start = np.broadcast_to(theta, (rounds, theta.size))
-    thetas = _newton(counts.wins_matrix(resampled), start, regularization)
+    thetas = np.empty((rounds, theta.size))
+    for first in range(0, rounds, _ROUNDS_PER_BLOCK):  # blocks of rounds bound the memory
+        block = slice(first, min(first + _ROUNDS_PER_BLOCK, rounds))
+        wins = counts.wins_matrix(resampled[block])
+        thetas[block] = _newton(wins, np.broadcast_to(theta, (wins.shape[0], theta.size)), regularization)
     mean_over = _established(counts, min_battles)
     return _assemble(
         counts,
