@@ -24,8 +24,11 @@ shared, loaded machine the wall time mostly measures the other users). OpenBLAS 
 as they are (set OPENBLAS_NUM_THREADS to try others); the engine solves its small systems one
 LAPACK call each, which keeps them on the calling thread (see engine._solve).
 
+The same check for the command: `manage.py arena_ratings --json` on battles.jsonl files of 30k
+and 300k battles in the release's shape, each in a child process.
+
 Usage: .venv/bin/python bench/arena_ratings.py [--battles 1500000] [--models 150]
-       [--rounds 100] [--reference-rounds 3] [--repeat 3]
+       [--rounds 100] [--reference-rounds 3] [--repeat 3] [--command-battles 300000]
 """
 
 import argparse
@@ -35,6 +38,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -152,6 +156,50 @@ def child(battles: int, models: int, rounds: int, seed: int) -> None:
     )
 
 
+def command_child(path: str) -> None:
+    """Run `manage.py arena_ratings --json` in this process on a file; print its time and peak memory."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    start = time.perf_counter()
+    with open(os.devnull, "w", encoding="utf-8") as sink:
+        call_command("arena_ratings", "--battles", path, "--json", stdout=sink, stderr=sink)
+    print(json.dumps({"seconds": time.perf_counter() - start, "high_water_mib": high_water_mib()}))
+
+
+def command_memory(battles: int, models: int, seed: int, folder: Path) -> dict:
+    """Write a battles.jsonl of this many blind battles in the release's shape and rate it in a child."""
+    truth = truth_of(models, seed)
+    a, b, winner = simulate(truth, battles, np.random.default_rng(seed + 3))
+    path = folder / f"battles-{battles}.jsonl"
+    conversation = [{"role": "user", "content": "Hello?"}, {"role": "assistant", "content": "Hello!"}]
+    with path.open("w", encoding="utf-8") as handle:
+        for i, (x, y, w) in enumerate(zip(a.tolist(), b.tolist(), winner.tolist(), strict=True)):
+            record = {
+                "id": f"battle-{i}",
+                "model_a": f"model-{x:03d}",
+                "model_b": f"model-{y:03d}",
+                "winner": OUTCOMES[w],
+                "judge": f"judge-{i % 977}",
+                "conversation_a": conversation,
+                "conversation_b": conversation,
+                "turn": 1,
+                "anony": True,
+                "language": "en",
+                "tstamp": 1767225600.0 + i,
+                "community": "open-commons",
+                "licence": "CC-BY-4.0",
+            }
+            handle.write(json.dumps(record, separators=(",", ":")) + "\n")
+    size = path.stat().st_size
+    command = [sys.executable, __file__, "--command-child", str(path)]
+    result = subprocess.run(command, capture_output=True, text=True, check=True, env=os.environ.copy(), cwd=ROOT)
+    path.unlink()
+    return {"battles": battles, "bytes": size, **json.loads(result.stdout.strip().splitlines()[-1])}
+
+
 def run_child(battles: int, models: int, rounds: int, seed: int) -> dict:
     command = [sys.executable, __file__, "--child", "--battles", str(battles), "--models", str(models)]
     command += ["--rounds", str(rounds), "--seed", str(seed)]
@@ -167,15 +215,25 @@ def main() -> None:
     parser.add_argument("--reference-rounds", type=int, default=3)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--command-battles", type=int, default=300_000, help="largest file for the command check")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--command-child", help=argparse.SUPPRESS)
     options = parser.parse_args()
     if options.child:
         child(options.battles, options.models, options.rounds, options.seed)
+        return
+    if options.command_child:
+        command_child(options.command_child)
         return
 
     n, m = options.battles, options.models
     # The child processes first, while this one is still small (see high_water_mib).
     children = [run_child(size, m, options.rounds, options.seed) for size in (n // 10, n)]
+    with tempfile.TemporaryDirectory() as folder:
+        command_runs = [
+            command_memory(size, m, options.seed, Path(folder))
+            for size in (options.command_battles // 10, options.command_battles)
+        ]
     import sklearn.linear_model  # noqa: F401, PLC0415 (so that no timing below includes the import)
 
     print(
@@ -263,6 +321,12 @@ def main() -> None:
             f"  {result['battles']:>9,} battles: peak {result['peak_mib']:.0f} MiB (ru_maxrss), "
             f"{result['high_water_mib']:.0f} MiB (VmHWM); counting {result['count_s']:.2f} s, "
             f"leaderboard {result['leaderboard_s']:.3f} s"
+        )
+    print("memory of `manage.py arena_ratings --json` on a battles.jsonl (child processes, Django included):")
+    for result in command_runs:
+        print(
+            f"  {result['battles']:>9,} battles ({result['bytes'] / 2**20:.0f} MiB file): "
+            f"peak {result['high_water_mib']:.0f} MiB (VmHWM), {result['seconds']:.2f} s"
         )
 
 
