@@ -167,10 +167,17 @@ class BattleCounts:
             if same.size:
                 raise ValueError(f"Model {names[model_a[same[0]]]!r} plays itself (battle {same[0]}).")
         # Put each pair in (lower index, higher index) order and say who won from that order.
-        # Models are re-indexed by their sorted names so that `models` comes out sorted.
-        order = np.argsort(np.array(names, dtype=object), kind="stable")
-        rank = np.empty(m, dtype=np.int64)
-        rank[order] = np.arange(m)
+        # Models are re-indexed by their sorted names so that `models` comes out sorted, and a
+        # name without battles is left out (as from_counts does).
+        played = np.zeros(m, dtype=bool)
+        played[model_a] = True
+        played[model_b] = True
+        order = np.array(
+            [i for i in np.argsort(np.array(names, dtype=object), kind="stable") if played[i]], dtype=np.int64
+        )
+        rank = np.zeros(m, dtype=np.int64)
+        rank[order] = np.arange(order.size)
+        m = order.size
         a, b = rank[model_a], rank[model_b]
         first, second = np.minimum(a, b), np.maximum(a, b)
         a_is_first = a < b

@@ -72,8 +72,8 @@ def test_the_three_ways_of_counting_agree():
 
 
 def test_models_come_out_sorted_from_arrays():
-    counts = BattleCounts.from_arrays(["b", "c", "a"], np.array([0, 1]), np.array([2, 2]), np.array([0, 1]))
-    assert counts.models == ["a", "b", "c"]
+    counts = BattleCounts.from_arrays(["b", "c", "unused", "a"], np.array([0, 1]), np.array([3, 3]), np.array([0, 1]))
+    assert counts.models == ["a", "b", "c"]  # sorted, and a name without battles left out
     assert counts.model_battles == {"a": 2, "b": 1, "c": 1}
     # b beat a; a beat c.
     np.testing.assert_array_equal(counts.wins_matrix(), [[0, 0, 1], [1, 0, 0], [0, 0, 0]])
