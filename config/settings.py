@@ -136,6 +136,8 @@ else:
 # --- Celery ---------------------------------------------------------------------------------
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
+    # Counting battles and fitting a leaderboard takes seconds: light work, never behind a training run.
+    "evaluation.leaderboards_refresh": {"queue": "default"},
     "training.*": {"queue": "ml"},
     "evaluation.*": {"queue": "ml"},
     "feedback.answer_claims_split": {"queue": "ml"},
@@ -277,3 +279,18 @@ RELEASES_DIR = Path(env("RELEASES_DIR", default=str(DATA_DIR / "releases")))
 # The key of the keyed hash that turns contributor ids into pseudonyms. Never published; by
 # default derived from DJANGO_SECRET_KEY. Changing it changes every later release's pseudonyms.
 RELEASE_PSEUDONYM_KEY = env("RELEASE_PSEUDONYM_KEY", default="")
+
+# --- Arena leaderboards (docs/leaderboards.md) ---------------------------------------------------------
+# How often the scheduled job recomputes every leaderboard (a new snapshot only where the counts changed).
+LEADERBOARD_REFRESH_MINUTES = env.int("LEADERBOARD_REFRESH_MINUTES", default=30)
+# Bootstrap rounds and seed of the confidence intervals.
+LEADERBOARD_BOOTSTRAP_ROUNDS = env.int("LEADERBOARD_BOOTSTRAP_ROUNDS", default=100)
+LEADERBOARD_SEED = env.int("LEADERBOARD_SEED", default=0)
+# A model name whose rating is fixed (the engine's anchor value); empty: the ratings average 1000.
+LEADERBOARD_ANCHOR = env("LEADERBOARD_ANCHOR", default="") or None
+# A topic or language gets its own leaderboard once it has this many counted battles.
+LEADERBOARD_MIN_CATEGORY_BATTLES = env.int("LEADERBOARD_MIN_CATEGORY_BATTLES", default=30)
+# Also compute style-controlled leaderboards (a pass over the answers' texts per leaderboard).
+LEADERBOARD_STYLE_CONTROL = env.bool("LEADERBOARD_STYLE_CONTROL", default=True)
+# Without Redis, pages re-check for a new snapshot this often over their websocket.
+LEADERBOARD_LIVE_POLL_SECONDS = env.int("LEADERBOARD_LIVE_POLL_SECONDS", default=15)
