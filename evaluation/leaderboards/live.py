@@ -23,7 +23,7 @@ def board_fragment(*, snapshot_id: int) -> str:
     """The board of a snapshot as an out-of-band swap (it replaces `#leaderboard-board`)."""
     snapshot = LeaderboardSnapshot.objects.select_related("community").get(pk=snapshot_id)
     context = {**board_context(snapshot_scope(snapshot), snapshot), "oob": True}
-    return render_to_string(f"{BOARD_TEMPLATE}#board", context)
+    return render_to_string(f"{BOARD_TEMPLATE}#board", context).strip()
 
 
 def snapshot_broadcast(*, snapshot_id: int) -> None:
