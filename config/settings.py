@@ -288,6 +288,8 @@ LEADERBOARD_BOOTSTRAP_ROUNDS = env.int("LEADERBOARD_BOOTSTRAP_ROUNDS", default=1
 LEADERBOARD_SEED = env.int("LEADERBOARD_SEED", default=0)
 # A model name whose rating is fixed (the engine's anchor value); empty: the ratings average 1000.
 LEADERBOARD_ANCHOR = env("LEADERBOARD_ANCHOR", default="") or None
+# Fewer counted battles than this make a model provisional (listed, not ranked); empty: the engine's default.
+LEADERBOARD_MIN_BATTLES = env.int("LEADERBOARD_MIN_BATTLES", default=None)
 # A topic or language gets its own leaderboard once it has this many counted battles.
 LEADERBOARD_MIN_CATEGORY_BATTLES = env.int("LEADERBOARD_MIN_CATEGORY_BATTLES", default=30)
 # Also compute style-controlled leaderboards (a pass over the answers' texts per leaderboard).

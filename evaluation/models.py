@@ -102,6 +102,9 @@ class LeaderboardRefresh(models.Model):
     )
     scopes_computed = models.PositiveIntegerField(default=0, help_text="Leaderboards whose counts changed.")
     scopes_unchanged = models.PositiveIntegerField(default=0, help_text="Leaderboards left as they were.")
+    skipped = models.JSONField(
+        default=list, blank=True, help_text="Leaderboards the engine could not fit, each with the reason."
+    )
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)

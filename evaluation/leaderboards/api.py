@@ -95,7 +95,7 @@ class DataOutputSerializer(serializers.Serializer):
     rounds = serializers.IntegerField()
     seed = serializers.IntegerField()
     anchor = serializers.CharField(allow_null=True)
-    style_coefficients = serializers.DictField(child=serializers.FloatField(), allow_null=True)
+    style_coefficients = serializers.DictField(child=serializers.FloatField(allow_null=True), allow_null=True)
 
 
 @extend_schema_serializer(component_name="LeaderboardSnapshot")

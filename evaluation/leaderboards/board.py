@@ -25,12 +25,16 @@ def scope_url(scope: Scope) -> str:
     return f"{path}?{query}" if query else path
 
 
-def socket_path(scope: Scope) -> str:
-    """Where a page of this scope listens for new snapshots."""
-    params = scope.query()
+def socket_path(scope: Scope, snapshot: LeaderboardSnapshot | None) -> str:
+    """Where a page of this scope listens for new snapshots; `shown` is the snapshot it shows,
+    so a snapshot published while the page loaded is sent as soon as the socket opens."""
+    params = [scope.query()]
     if scope.community is not None:
-        params = f"community={scope.community.slug}" + (f"&{params}" if params else "")
-    return "/ws/leaderboards/" + (f"?{params}" if params else "")
+        params.insert(0, f"community={scope.community.slug}")
+    if snapshot is not None:
+        params.append(f"shown={snapshot.pk}")
+    query = "&".join(param for param in params if param)
+    return "/ws/leaderboards/" + (f"?{query}" if query else "")
 
 
 def board_context(scope: Scope, snapshot: LeaderboardSnapshot | None) -> dict[str, Any]:

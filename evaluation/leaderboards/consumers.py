@@ -30,6 +30,10 @@ class LeaderboardConsumer(AsyncWebsocketConsumer):
     async def connect(self) -> None:
         params = dict(parse_qsl(self.scope.get("query_string", b"").decode("utf-8", "replace")))
         slug = params.pop("community", None)
+        shown = params.pop("shown", None)
+        if shown is not None and not (shown.isascii() and shown.isdigit() and len(shown) < 19):
+            await self.close(code=4400)
+            return
         community = None
         if slug is not None:
             community = await Community.objects.filter(slug=slug).afirst()
@@ -43,7 +47,8 @@ class LeaderboardConsumer(AsyncWebsocketConsumer):
             return
         await self.channel_layer.group_add(self.board.group_name, self.channel_name)
         await self.accept()
-        self.latest_id = await database_sync_to_async(self._latest_id)()
+        self.latest_id = int(shown) if shown is not None else None
+        await self.check()
         if isinstance(self.channel_layer, InMemoryChannelLayer) and settings.LEADERBOARD_LIVE_POLL_SECONDS > 0:
             self.poller = asyncio.create_task(self.poll(settings.LEADERBOARD_LIVE_POLL_SECONDS))
 
@@ -67,10 +72,14 @@ class LeaderboardConsumer(AsyncWebsocketConsumer):
         snapshot = snapshot_latest(self.board)
         return snapshot.pk if snapshot else None
 
+    async def check(self) -> None:
+        """Send the board if the scope has a newer snapshot than the page shows."""
+        latest = await database_sync_to_async(self._latest_id)()
+        if latest is not None and latest != self.latest_id:
+            html = await database_sync_to_async(board_fragment)(snapshot_id=latest)
+            await self.snapshot_published({"snapshot_id": latest, "html": html})
+
     async def poll(self, seconds: float) -> None:
         while True:
             await asyncio.sleep(seconds)
-            latest = await database_sync_to_async(self._latest_id)()
-            if latest is not None and latest != self.latest_id:
-                html = await database_sync_to_async(board_fragment)(snapshot_id=latest)
-                await self.snapshot_published({"snapshot_id": latest, "html": html})
+            await self.check()

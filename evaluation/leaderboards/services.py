@@ -44,7 +44,7 @@ def fit_parameters():
         rounds=settings.LEADERBOARD_BOOTSTRAP_ROUNDS,
         seed=settings.LEADERBOARD_SEED,
         anchor=settings.LEADERBOARD_ANCHOR,
-        min_battles=engine_min_battles(),
+        min_battles=settings.LEADERBOARD_MIN_BATTLES or engine_min_battles(),
     )
 
 
@@ -143,6 +143,7 @@ def _scopes_recompute(refresh: LeaderboardRefresh) -> tuple[int, int]:
     jobs = [(key, style) for key in scopes for style in modes]
     code_version = _code_version()
     computed = unchanged = 0
+    skipped: list[str] = []
     for done, (key, style_control) in enumerate(jobs):
         community = communities.get(key.community_id) if key.community_id is not None else None
         scope = scope_from_key(key, style_control=style_control, community=community)
@@ -153,12 +154,18 @@ def _scopes_recompute(refresh: LeaderboardRefresh) -> tuple[int, int]:
             unchanged += 1
             continue
         _progress(refresh, 5 + 90 * done // len(jobs), f"Fitting {_scope_words(scope)}")
-        if style_control:
-            models = {row[0] for row in counts} | {row[1] for row in counts}
-            texts = counting.battle_texts(counting.scope_battles(key))
-            data = style_leaderboard_compute(texts, models=models, parameters=parameters)
-        else:
-            data = leaderboard_compute(counts, parameters=parameters)
+        try:
+            if style_control:
+                models = {row[0] for row in counts} | {row[1] for row in counts}
+                texts = counting.battle_texts(counting.scope_battles(key))
+                data = style_leaderboard_compute(texts, models=models, parameters=parameters)
+            else:
+                data = leaderboard_compute(counts, parameters=parameters)
+        except Exception as error:  # one leaderboard the engine cannot fit must not stop the others
+            logger.exception("Could not fit %s", _scope_words(scope))
+            skipped.append(f"{_scope_words(scope)}: {error}"[:500])
+            LeaderboardRefresh.objects.filter(pk=refresh.pk).update(skipped=skipped)
+            continue
         leaderboard_snapshot_store(
             scope=scope,
             data=data,

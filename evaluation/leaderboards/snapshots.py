@@ -11,7 +11,7 @@ The stored format is this module's, not the engine's, so pages and the API read 
                   where there is no data),
      "battles": m x m list of battle counts,
      "rounds", "seed", "anchor" (the model pinned, or null: ratings average 1000),
-     "style_coefficients": {feature: coefficient} or null}
+     "style_coefficients": {feature: coefficient (null: the feature never varied)} or null}
 """
 
 import math
@@ -88,7 +88,7 @@ def leaderboard_data(board: Any) -> dict[str, Any]:
         "seed": int(board.seed),
         "anchor": board.anchor,
         "style_coefficients": (
-            {str(name): round(float(value), 4) for name, value in coefficients.items()}
+            {str(name): None if value is None else round(float(value), 4) for name, value in coefficients.items()}
             if coefficients is not None
             else None
         ),

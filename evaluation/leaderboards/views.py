@@ -73,7 +73,7 @@ def _board_page(request: HttpRequest, community: Community | None) -> HttpRespon
         **board_context(scope, snapshot),
         **_switches(scope),
         "community": community,
-        "socket_path": socket_path(scope),
+        "socket_path": socket_path(scope, snapshot),
         "method_url": _method_url(community),
     }
     if _wants_fragment(request):

@@ -66,10 +66,26 @@ async def test_without_a_shared_channel_layer_the_page_finds_new_snapshots_itsel
     await asyncio.sleep(0)
 
 
+async def test_a_snapshot_published_while_the_page_loaded_is_sent_when_the_socket_opens():
+    old = await sync_to_async(snapshot_make)(digest="1" * 64)
+    new = await sync_to_async(snapshot_make)(digest="2" * 64, battles_counted=999)
+    behind = socket(f"shown={old.pk}")
+    assert (await behind.connect())[0]
+    fragment = await behind.receive_from(timeout=5)
+    assert "version 2 of" in fragment and "999 battles counted" in fragment
+    up_to_date = socket(f"shown={new.pk}")
+    assert (await up_to_date.connect())[0]
+    assert await up_to_date.receive_nothing(timeout=0.3)
+    for each in (behind, up_to_date):
+        await each.disconnect()
+
+
 @pytest.mark.parametrize(
     ("query", "code"),
     [
         ("community=nowhere", 4404),
+        ("shown=x1", 4400),
+        ("shown=99999999999999999999999", 4400),
         ("style=maybe", 4400),
         ("topic=Health&language=fr", 4400),
         ("language=%3Cscript%3E", 4400),

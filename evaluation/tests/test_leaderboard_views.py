@@ -23,6 +23,7 @@ def test_the_overall_page_explains_what_will_appear_before_any_snapshot(client):
     response, html = page(client, "/leaderboards/")
     assert response.status_code == 200
     assert "No leaderboard here yet" in html
+    assert 'ws-connect="/ws/leaderboards/"' in html  # it appears live when the first snapshot is published
     assert "blind votes in the arena" in html
     assert "every 30 minutes" in html
     assert "heat maps of the observed and predicted win rates" in html
@@ -73,9 +74,9 @@ def test_model_names_are_escaped(client):
 
 def test_a_community_page_with_category_and_style_switches(client):
     community = CommunityFactory(slug="health-folk", topics=["Health"])
-    snapshot_make(community=community)
+    overall = snapshot_make(community=community)
     snapshot_make(community=community, style_control=True, style={"length": 0.31, "headers": -0.05})
-    snapshot_make(community=community, category="topic", value="Health", ratings=THREE_MODELS[:2])
+    topic = snapshot_make(community=community, category="topic", value="Health", ratings=THREE_MODELS[:2])
     snapshot_make(community=community, category="language", value="fr", ratings=THREE_MODELS[1:])
 
     response, html = page(client, "/c/health-folk/leaderboard/")
@@ -87,12 +88,12 @@ def test_a_community_page_with_category_and_style_switches(client):
         ("/c/health-folk/leaderboard/?style=on", "On"),
     ):
         assert re.search(rf'href="{re.escape(href)}"\s+hx-get="{re.escape(href)}"[^>]*>{label}</a>', html), label
-    assert 'ws-connect="/ws/leaderboards/?community=health-folk"' in html
+    assert f'ws-connect="/ws/leaderboards/?community=health-folk&amp;shown={overall.pk}"' in html
 
-    _, topic = page(client, "/c/health-folk/leaderboard/?topic=Health")
-    assert "<strong>Topic: Health</strong>" in topic
-    assert "cirrus-1b" not in topic.split("Inputs of this snapshot")[0]
-    assert 'ws-connect="/ws/leaderboards/?community=health-folk&amp;topic=Health"' in topic
+    _, html_topic = page(client, "/c/health-folk/leaderboard/?topic=Health")
+    assert "<strong>Topic: Health</strong>" in html_topic
+    assert "cirrus-1b" not in html_topic.split("Inputs of this snapshot")[0]
+    assert f'ws-connect="/ws/leaderboards/?community=health-folk&amp;topic=Health&amp;shown={topic.pk}"' in html_topic
 
     _, styled = page(client, "/c/health-folk/leaderboard/?style=on")
     assert "style control on" in styled
@@ -156,7 +157,7 @@ def test_the_method_page_states_the_rules_and_every_model_variant(client):
     assert "uniformly at random" in html
     assert "100 bootstrap" in html and "seed 0" in html
     assert "fewer than 20 counted battles is provisional" in html
-    assert "python manage.py arena_ratings --battles battles.jsonl --bootstrap 100 --seed 0 --json" in html
+    assert "arena_ratings --battles battles.jsonl --bootstrap 100 --seed 0 --min-battles 20 --json" in html
     variants = re.findall(r"<tr>\s*<td>([^<]+)</td>.*?</tr>", html, re.S)
     assert variants == ["new-model v2", "old-model v1"] or variants == ["old-model v1", "new-model v2"]
     assert "inactive</span>" in html and "Be kind." in html
