@@ -294,5 +294,6 @@ LEADERBOARD_MIN_BATTLES = env.int("LEADERBOARD_MIN_BATTLES", default=None)
 LEADERBOARD_MIN_CATEGORY_BATTLES = env.int("LEADERBOARD_MIN_CATEGORY_BATTLES", default=30)
 # Also compute style-controlled leaderboards (a pass over the answers' texts per leaderboard).
 LEADERBOARD_STYLE_CONTROL = env.bool("LEADERBOARD_STYLE_CONTROL", default=True)
-# Without Redis, pages re-check for a new snapshot this often over their websocket.
-LEADERBOARD_LIVE_POLL_SECONDS = env.int("LEADERBOARD_LIVE_POLL_SECONDS", default=15)
+# How often an open page's websocket checks the database for a new snapshot; 0: never. Needed
+# without Redis (the worker cannot reach the web process's in-memory groups), so off with Redis.
+LEADERBOARD_LIVE_POLL_SECONDS = env.int("LEADERBOARD_LIVE_POLL_SECONDS", default=0 if REDIS_URL else 15)

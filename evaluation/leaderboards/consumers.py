@@ -3,7 +3,8 @@ forward new boards. Public: no login needed, nothing is received from the page.
 
 With the in-memory channel layer (the embedded default, no Redis) the Celery worker that
 stores a snapshot cannot reach the web process's groups, so the consumer also checks the
-database for a newer snapshot every LEADERBOARD_LIVE_POLL_SECONDS.
+database for a newer snapshot every LEADERBOARD_LIVE_POLL_SECONDS (15 s by default without
+Redis, off with it).
 """
 
 import asyncio
@@ -11,7 +12,6 @@ from urllib.parse import parse_qsl
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
-from channels.layers import InMemoryChannelLayer
 from django.conf import settings
 from django.http import Http404
 
@@ -49,7 +49,7 @@ class LeaderboardConsumer(AsyncWebsocketConsumer):
         await self.accept()
         self.latest_id = int(shown) if shown is not None else None
         await self.check()
-        if isinstance(self.channel_layer, InMemoryChannelLayer) and settings.LEADERBOARD_LIVE_POLL_SECONDS > 0:
+        if settings.LEADERBOARD_LIVE_POLL_SECONDS > 0:
             self.poller = asyncio.create_task(self.poll(settings.LEADERBOARD_LIVE_POLL_SECONDS))
 
     async def disconnect(self, code: int) -> None:

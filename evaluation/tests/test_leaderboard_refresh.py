@@ -1,7 +1,8 @@
 """The whole refresh job with the rating engine: which leaderboards it computes, that it stores a
 snapshot only when a leaderboard's counts changed, and that a snapshot can be recomputed.
 
-These tests need `evaluation.leaderboards.engine` (the pure rating engine)."""
+These tests need `evaluation.leaderboards.engine` (the pure rating engine); the engine is
+imported inside the tests, so without it they fail one by one and the others still run."""
 
 import time
 
@@ -13,7 +14,6 @@ from community.tests.factories import CommunityFactory, UserFactory
 from config.celery import app
 from evaluation.leaderboards.counting import battle_counts, counted_battles
 from evaluation.leaderboards.services import fit_parameters
-from evaluation.leaderboards.snapshots import leaderboard_compute
 from evaluation.models import LeaderboardRefresh, LeaderboardSnapshot
 from evaluation.tasks import leaderboards_refresh
 from evaluation.tests.factories import battle_make
@@ -142,6 +142,8 @@ def test_a_snapshot_is_stored_only_when_its_counts_changed(pool):
 
 @pytest.mark.django_db
 def test_a_snapshot_can_be_recomputed_from_its_counts(pool):
+    from evaluation.leaderboards.snapshots import leaderboard_compute
+
     leaderboards_refresh()
     snapshot = LeaderboardSnapshot.objects.get(community=pool["first"], category="overall", style_control=False)
     counts = battle_counts(counted_battles(community=pool["first"]))
