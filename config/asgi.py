@@ -11,11 +11,13 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
-from feedback.routing import websocket_urlpatterns  # noqa: E402
+from evaluation.routing import websocket_urlpatterns as evaluation_websockets  # noqa: E402
+from feedback.routing import websocket_urlpatterns as feedback_websockets  # noqa: E402
 
+websockets = URLRouter(feedback_websockets + evaluation_websockets)
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(websockets)),
     }
 )

@@ -136,6 +136,8 @@ else:
 # --- Celery ---------------------------------------------------------------------------------
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
+    # Counting battles and fitting a leaderboard takes seconds: light work, never behind a training run.
+    "evaluation.leaderboards_refresh": {"queue": "default"},
     "training.*": {"queue": "ml"},
     "evaluation.*": {"queue": "ml"},
     "feedback.answer_claims_split": {"queue": "ml"},
@@ -312,3 +314,21 @@ MODERATION_RATE_WINDOW_MINUTES = env.int("MODERATION_RATE_WINDOW_MINUTES", defau
 # MinHash similarity (estimated Jaccard similarity of word shingles) up.
 MODERATION_DUPLICATE_MIN_CHARS = env.int("MODERATION_DUPLICATE_MIN_CHARS", default=40)
 MODERATION_NEAR_DUPLICATE_SIMILARITY = env.float("MODERATION_NEAR_DUPLICATE_SIMILARITY", default=0.6)
+
+# --- Arena leaderboards (docs/leaderboards.md) ---------------------------------------------------------
+# How often the scheduled job recomputes every leaderboard (a new snapshot only where the counts changed).
+LEADERBOARD_REFRESH_MINUTES = env.int("LEADERBOARD_REFRESH_MINUTES", default=30)
+# Bootstrap rounds and seed of the confidence intervals.
+LEADERBOARD_BOOTSTRAP_ROUNDS = env.int("LEADERBOARD_BOOTSTRAP_ROUNDS", default=100)
+LEADERBOARD_SEED = env.int("LEADERBOARD_SEED", default=0)
+# A model name whose rating is fixed (the engine's anchor value); empty: the ratings average 1000.
+LEADERBOARD_ANCHOR = env("LEADERBOARD_ANCHOR", default="") or None
+# Fewer counted battles than this make a model provisional (listed, not ranked); empty: the engine's default.
+LEADERBOARD_MIN_BATTLES = env.int("LEADERBOARD_MIN_BATTLES", default=None)
+# A topic or language gets its own leaderboard once it has this many counted battles.
+LEADERBOARD_MIN_CATEGORY_BATTLES = env.int("LEADERBOARD_MIN_CATEGORY_BATTLES", default=30)
+# Also compute style-controlled leaderboards (a pass over the answers' texts per leaderboard).
+LEADERBOARD_STYLE_CONTROL = env.bool("LEADERBOARD_STYLE_CONTROL", default=True)
+# How often an open page's websocket checks the database for a new snapshot; 0: never. Needed
+# without Redis (the worker cannot reach the web process's in-memory groups), so off with Redis.
+LEADERBOARD_LIVE_POLL_SECONDS = env.int("LEADERBOARD_LIVE_POLL_SECONDS", default=0 if REDIS_URL else 15)

@@ -12,4 +12,5 @@ urlpatterns = [
     path("api/v1/", include("feedback.api.urls")),
     path("", include("community.urls")),
     path("", include("feedback.urls")),
+    path("", include("evaluation.urls")),
 ]

@@ -25,9 +25,10 @@ CHECKS = [not_a_server_error, response_schema_conformance]
 
 @pytest.fixture
 def seeded(settings, tmp_path) -> dict:
-    """A pool with every kind of record, a published release, a researcher's token (no throttling),
-    and the real ids the explicit requests use."""
+    """A pool with every kind of record, a published release, leaderboard snapshots, a researcher's
+    token (no throttling), and the real ids the explicit requests use."""
     from community.tests.factories import UserFactory
+    from evaluation.tests.factories import snapshot_make
     from feedback.models import Release
     from feedback.releases.services import release_build, release_publish
     from feedback.researchapi.services import api_token_create
@@ -43,10 +44,17 @@ def seeded(settings, tmp_path) -> dict:
     release = Release.objects.create(community=battle.community, version=1)
     release_build(release_id=release.pk)
     release_publish(actor=None, release_id=release.pk)
+    snapshot = snapshot_make(community=battle.community, style={"length": 0.2, "bold": None})
+    snapshot_make()
     _, key = api_token_create(user=UserFactory(role="researcher"), name="fuzz")
     return {
         "headers": {"Authorization": f"Bearer {key}"},
-        "path_parameters": {"release_id": release.pk, "file_name": "battles.jsonl", "record_id": f"battle-{battle.pk}"},
+        "path_parameters": {
+            "release_id": release.pk,
+            "file_name": "battles.jsonl",
+            "record_id": f"battle-{battle.pk}",
+            "snapshot_id": snapshot.pk,
+        },
         "query": {"GET /api/v1/releases/{release_id}/proof/{record_id}": {"file": "battles"}},
     }
 
