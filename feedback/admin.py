@@ -103,6 +103,9 @@ class ModerationPolicyChangeAdmin(ReadOnlyAdmin):
     list_display = ["community", "created_at", "actor", "reason"]
     list_select_related = ["community", "actor"]
 
+    def has_delete_permission(self, request, obj=None):
+        return False
+
 
 @admin.register(AuditEntry)
 class AuditEntryAdmin(admin.ModelAdmin):

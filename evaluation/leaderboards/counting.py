@@ -16,6 +16,7 @@ from django.db.models import Count, Max, Min, QuerySet
 from community.models import Community, ErasureRequest
 from evaluation.models import LeaderboardCategory
 from feedback.models import Battle
+from feedback.moderation.selectors import battle_accepted_q
 from inference.models import ModelEndpoint
 
 # The rules `counted_battles` applies, in words. Change them together.
@@ -25,6 +26,10 @@ COUNTING_RULES = [
     "The vote was blind: cast before the names were shown, on answers that did not name their own model "
     "(follow-up turns after a vote are never blind).",
     "The volunteer has not asked for their data to be erased.",
+    "Moderation accepts it: no prompt or answer of the turn was hidden or removed by a moderator, the "
+    "conversation carries no open high-severity automatic flag (personal information such as a card "
+    "number, threats, slurs) awaiting a moderator, and the community's trust policy does not exclude "
+    "the judge (see the community's published trust policy).",
 ]
 TEXT_CHUNK = 2000
 
@@ -34,8 +39,10 @@ def counted_battles(
 ) -> QuerySet[Battle]:
     """The battles a leaderboard counts, optionally of one community, one conversation topic
     or one language (None: any)."""
-    battles = Battle.objects.filter(status=Battle.Status.VOTED, is_blind=True, winner__in=Battle.Winner.values).exclude(
-        judge_id__in=ErasureRequest.objects.values("user_pk")
+    battles = (
+        Battle.objects.filter(status=Battle.Status.VOTED, is_blind=True, winner__in=Battle.Winner.values)
+        .exclude(judge_id__in=ErasureRequest.objects.values("user_pk"))
+        .filter(battle_accepted_q())
     )
     if community is not None:
         battles = battles.filter(community=community)

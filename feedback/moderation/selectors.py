@@ -92,6 +92,26 @@ def has_open_high_severity_flag_q(prefix: str = "") -> Q:
     return Q(Exists(flags))
 
 
+def conversation_flagged_high_q(outer: str = "conversation_id") -> Q:
+    """An open high-severity automatic flag on any message of the row's conversation (`outer`
+    names the column that holds the conversation's id). What is under review stays out of
+    releases and leaderboards until a moderator decides; conservative: one flagged follow-up
+    keeps the conversation's earlier turns out too."""
+    flags = AutoFlag.objects.filter(
+        message__conversation_id=OuterRef(outer), status=AutoFlag.Status.OPEN, severity=Severity.HIGH
+    )
+    return Q(Exists(flags))
+
+
+def battle_accepted_q() -> Q:
+    """The battles moderation accepts, for releases and leaderboards alike: every prompt and
+    answer of the turn visible, no open high-severity flag in the conversation, and a judge the
+    community's trust policy does not exclude (`gates.battles_accepted_q`)."""
+    from feedback.moderation.gates import battles_accepted_q
+
+    return battle_is_visible_q() & battles_accepted_q() & ~conversation_flagged_high_q()
+
+
 # Who wrote what
 
 

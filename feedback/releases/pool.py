@@ -25,7 +25,6 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from community.models import Community, ErasureRequest
 from feedback.models import (
-    AutoFlag,
     Battle,
     Claim,
     ClaimLabel,
@@ -35,10 +34,9 @@ from feedback.models import (
     ModerationStatus,
     Rating,
     ReviewGate,
-    Severity,
 )
-from feedback.moderation.gates import battles_accepted_q, message_accepted_q
-from feedback.moderation.selectors import battle_is_visible_q, message_is_visible_q
+from feedback.moderation.gates import message_accepted_q
+from feedback.moderation.selectors import battle_accepted_q, conversation_flagged_high_q, message_is_visible_q
 from feedback.privacy.pii import pii_redact, redacted_text_of
 
 CHUNK = 2000
@@ -96,21 +94,6 @@ def conversations_accepted(*, community: Community | None) -> QuerySet[Conversat
     if community is not None:
         conversations = conversations.filter(community=community)
     return conversations
-
-
-def _flagged_high(outer: str = "conversation_id") -> Q:
-    """An open high-severity automatic flag on any message of the row's conversation: what is
-    under review stays out until a moderator decides (a conservative rule: one flagged follow-up
-    keeps the conversation's earlier turns out too)."""
-    return Q(
-        Exists(
-            AutoFlag.objects.filter(
-                message__conversation_id=OuterRef(outer),
-                status=AutoFlag.Status.OPEN,
-                severity=Severity.HIGH,
-            )
-        )
-    )
 
 
 _MESSAGE_COLUMNS = (
@@ -180,11 +163,9 @@ _BATTLE_COLUMNS = (
 def _battles_accepted(*, community: Community | None) -> QuerySet[Battle]:
     """Voted battles of accepted conversations whose prompts and answers are all visible, with
     no open high-severity flag, from judges the community's trust policy does not exclude."""
-    return (
-        Battle.objects.filter(status=Battle.Status.VOTED, conversation__in=conversations_accepted(community=community))
-        .filter(battle_is_visible_q(), battles_accepted_q())
-        .exclude(_flagged_high())
-    )
+    return Battle.objects.filter(
+        status=Battle.Status.VOTED, conversation__in=conversations_accepted(community=community)
+    ).filter(battle_accepted_q())
 
 
 def battles_count(*, community: Community | None) -> int:
@@ -225,7 +206,7 @@ def _answers(*, community: Community | None, extra: Q) -> QuerySet[Message]:
             role=Message.Role.ASSISTANT, conversation__in=conversations_accepted(community=community)
         )
         .filter(message_is_visible_q(), message_is_visible_q("parent__"))
-        .exclude(_flagged_high())
+        .exclude(conversation_flagged_high_q())
         .filter(extra)
         .select_related("conversation__community")
         .order_by("pk")
@@ -317,7 +298,7 @@ def tree_messages(*, community: Community | None, pseudonyms: Pseudonyms) -> Ite
 
     conversations = (
         conversations_accepted(community=community)
-        .exclude(_flagged_high("pk"))
+        .exclude(conversation_flagged_high_q("pk"))
         .order_by("pk")
         .values_list("id", "community__slug", "community__licence_name", "community__language")
     )

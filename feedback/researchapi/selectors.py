@@ -25,8 +25,20 @@ from django.http import Http404
 
 from community.errors import RequestRejected
 from community.models import Community, ErasureRequest, User
-from feedback.models import ApiToken, Battle, Claim, ClaimLabel, FlagResponse, Message, Ranking, Rating
+from feedback.models import (
+    ApiToken,
+    Battle,
+    Claim,
+    ClaimLabel,
+    FlagResponse,
+    Message,
+    ModerationStatus,
+    Ranking,
+    Rating,
+)
 from feedback.models.tokens import token_key_hash
+from feedback.moderation.gates import message_accepted_q
+from feedback.moderation.selectors import battle_accepted_q, conversation_flagged_high_q, message_is_visible_q
 from feedback.privacy.pii import pii_redact
 from feedback.releases import pool
 from feedback.releases.formats import (
@@ -121,6 +133,8 @@ def _answers(filters: PoolFilters) -> QuerySet[Message]:
         Message.objects.filter(
             role=Message.Role.ASSISTANT, conversation__in=pool.conversations_accepted(community=filters.community)
         )
+        .filter(message_is_visible_q(), message_is_visible_q("parent__"))
+        .exclude(conversation_flagged_high_q())
         .annotate(pool_language=_pool_language())
         .filter(_between("created_at", filters))
     )
@@ -154,9 +168,13 @@ def _battle_item(battle: Battle, messages: dict[int, dict], pseudonyms: pool.Pse
 
 
 def _battle_rows(filters: PoolFilters) -> QuerySet[Battle]:
-    rows = Battle.objects.filter(
-        status=Battle.Status.VOTED, conversation__in=pool.conversations_accepted(community=filters.community)
-    ).filter(_between("voted_at", filters))
+    rows = (
+        Battle.objects.filter(
+            status=Battle.Status.VOTED, conversation__in=pool.conversations_accepted(community=filters.community)
+        )
+        .filter(battle_accepted_q())
+        .filter(_between("voted_at", filters))
+    )
     if filters.language:
         rows = rows.filter(language=filters.language)
     if filters.model:
@@ -179,11 +197,13 @@ def _preference_rows(filters: PoolFilters) -> QuerySet[Message]:
         status=Battle.Status.VOTED,
         winner__in=[Battle.Winner.MODEL_A, Battle.Winner.MODEL_B],
         conversation__in=accepted,
-    ).filter(_between("voted_at", filters))
+    ).filter(battle_accepted_q(), _between("voted_at", filters))
     corrections = (
         Message.objects.filter(
             role=Message.Role.ASSISTANT, author__isnull=False, corrects__isnull=False, conversation__in=accepted
         )
+        .filter(message_accepted_q(), message_is_visible_q(), message_is_visible_q("parent__"))
+        .exclude(conversation_flagged_high_q())
         .exclude(author_id__in=_erased())
         .annotate(pool_language=_pool_language())
         .filter(_between("created_at", filters))
@@ -224,8 +244,8 @@ def _preference_records(rows: Sequence[Message], pseudonyms: pool.Pseudonyms) ->
             "licence": community.licence_name,
             "language": row.pool_language,
             "prompt": pool._chat(pool._path(messages, row.parent_id)),
-            "model_answer": pii_redact(messages[row.corrects_id]["text"]),
-            "human_answer": pii_redact(row.text),
+            "model_answer": messages[row.corrects_id]["text"],
+            "human_answer": row.text_for_release,
             "author": pseudonyms(row.author_id),
         }
         records.append(preference_record_from_correction(correction))
@@ -270,7 +290,7 @@ def _unpaired_records(rows: Sequence[Message], pseudonyms: pool.Pseudonyms) -> l
                 "licence": community.licence_name,
                 "language": row.pool_language,
                 "prompt": pool._chat(pool._path(messages, row.parent_id)),
-                "completion": pii_redact(row.text),
+                "completion": row.text_for_release,
                 "ratings": {scale: values for scale, values in ratings[row.pk].items()},
             }
         )
@@ -286,6 +306,12 @@ def _message_tree_rows(filters: PoolFilters) -> QuerySet[Message]:
     rows = (
         Message.objects.filter(conversation__in=pool.conversations_accepted(community=filters.community))
         .exclude(author_id__in=_erased())
+        .exclude(conversation_flagged_high_q())
+        # Visible, under a visible parent, and a person's answer only past its quality gate
+        # (the release also leaves out what hangs deeper under a hidden message).
+        .filter(message_is_visible_q())
+        .exclude(parent__moderation_status__in=[ModerationStatus.HIDDEN, ModerationStatus.REMOVED])
+        .exclude(Q(role=Message.Role.ASSISTANT, endpoint__isnull=True) & ~message_accepted_q())
         .annotate(pool_language=_pool_language())
         .filter(_between("created_at", filters))
     )
@@ -334,7 +360,7 @@ def _message_tree_records(rows: Sequence[Message], pseudonyms: pool.Pseudonyms) 
                     "parent_id": f"m-{row.parent_id}" if row.parent_id else None,
                     "conversation_id": f"c-{row.conversation_id}",
                     "role": row.role,
-                    "text": pii_redact(row.text),
+                    "text": row.text_for_release,
                     "lang": row.pool_language,
                     "author": pseudonyms(row.author_id),
                     "model": (row.endpoint.name if row.endpoint else None) or row.external_model or None,
@@ -382,8 +408,8 @@ def _claim_records(rows: Sequence[Message], pseudonyms: pool.Pseudonyms) -> list
                     "community": community.slug,
                     "licence": community.licence_name,
                     "language": row.pool_language,
-                    "prompt": pii_redact(row.parent.text) if row.parent else "",
-                    "answer": pii_redact(row.text),
+                    "prompt": row.parent.text_for_release if row.parent else "",
+                    "answer": row.text_for_release,
                     "claims": [
                         {
                             "text": pii_redact(claim.text),
