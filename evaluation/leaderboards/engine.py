@@ -716,13 +716,9 @@ def _style_newton(
         hessian[:m, :m] = -pair_weight
         hessian[np.arange(m), np.arange(m)] = pair_weight.sum(axis=1)
         weighted = covariates * curvature[:, None]
-        cross = np.stack(
-            [
-                np.bincount(a, weighted[:, j], minlength=m) - np.bincount(b, weighted[:, j], minlength=m)
-                for j in range(k)
-            ],
-            axis=1,
-        )
+        cross = np.zeros((m, k))  # no columns when no style feature varies: the plain fit
+        for j in range(k):
+            cross[:, j] = np.bincount(a, weighted[:, j], minlength=m) - np.bincount(b, weighted[:, j], minlength=m)
         hessian[:m, m:] = cross
         hessian[m:, :m] = cross.T
         hessian[m:, m:] = covariates.T @ weighted

@@ -21,7 +21,7 @@ from community.errors import NotAllowed
 from community.models import Community, User
 from evaluation.leaderboards import counting
 from evaluation.leaderboards.scopes import Scope, scope_from_key
-from evaluation.models import LeaderboardRefresh, LeaderboardSnapshot
+from evaluation.models import LeaderboardCategory, LeaderboardRefresh, LeaderboardSnapshot
 
 logger = logging.getLogger(__name__)
 
@@ -176,7 +176,19 @@ def _scopes_recompute(refresh: LeaderboardRefresh) -> tuple[int, int]:
             refresh=refresh,
         )
         computed += 1
+        if community is not None and key.category == LeaderboardCategory.OVERALL and not style_control:
+            _judge_outliers_refresh(community, data)
     return computed, unchanged
+
+
+def _judge_outliers_refresh(community: Community, data: dict[str, Any]) -> None:
+    """Hand a community's new overall ratings to moderation, which scores how unlikely each
+    judge's votes are under them (the outlier score of contributor trust, docs/moderation.md).
+    Moderation lives in `feedback` and may not import the engine, so the ratings travel."""
+    from feedback.tasks import moderation_trust_refresh_task
+
+    ratings = {row["model"]: row["rating"] for row in data["ratings"]}
+    transaction.on_commit(lambda: moderation_trust_refresh_task.delay(community.pk, ratings))
 
 
 def _scope_words(scope: Scope) -> str:

@@ -211,3 +211,26 @@ def test_recompute_now_runs_on_a_real_worker(pool):
     refresh = LeaderboardRefresh.objects.get()
     assert refresh.status == "succeeded", refresh.error
     assert refresh.scopes_computed == 2 * len(EXPECTED)
+
+
+@pytest.mark.django_db
+def test_new_community_ratings_go_to_moderation_for_judge_outlier_scores(
+    pool, django_capture_on_commit_callbacks, monkeypatch
+):
+    from feedback.models import ContributorTrust
+    from feedback.tasks import moderation_trust_refresh_task
+
+    sent = []
+    monkeypatch.setattr(moderation_trust_refresh_task, "delay", lambda *args: sent.append(args))
+    with django_capture_on_commit_callbacks(execute=True):
+        leaderboards_refresh()
+    first = LeaderboardSnapshot.objects.get(community=pool["first"], category="overall", style_control=False)
+    expected = {row["model"]: row["rating"] for row in first.data["ratings"]}
+    assert (pool["first"].pk, expected) in sent and {args[0] for args in sent} == {pool["first"].pk, pool["second"].pk}
+    for args in sent:  # what the worker then runs
+        moderation_trust_refresh_task(*args)
+    # Every judge of the first community got an outlier score computed under its new ratings
+    # (the score itself needs enough votes: see feedback/tests/test_moderation_trust_scores.py).
+    judges = set(counted_battles(community=pool["first"]).values_list("judge_id", flat=True))
+    scored = ContributorTrust.objects.filter(community=pool["first"], outlier_computed_at__isnull=False)
+    assert judges and set(scored.values_list("user_id", flat=True)) == judges

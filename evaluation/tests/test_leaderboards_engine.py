@@ -401,3 +401,16 @@ def test_style_rows_are_checked():
         style_leaderboard([("x", "y", "tie", good, {"length": -1, "bold": 0})])
     with pytest.raises(ValueError, match="no battles"):
         style_leaderboard([])
+
+
+def test_style_control_when_no_style_feature_varies_is_the_plain_fit():
+    """Every answer alike (same length, no Markdown): no covariate is left, and the ratings are
+    the plain Bradley-Terry ones with every coefficient None."""
+    from evaluation.leaderboards.engine import BattleCounts, fit_ratings, style_leaderboard
+
+    same = {"length": 10, "headers": 0, "lists": 0, "bold": 0}
+    rows = [("a", "b", "model_a", same, same)] * 30 + [("b", "a", "model_a", same, same)] * 20
+    board = style_leaderboard(rows, rounds=5, seed=0, min_battles=1)
+    assert set(board.style_coefficients.values()) == {None}
+    plain = fit_ratings(BattleCounts.from_battles([row[:3] for row in rows]))
+    assert abs(board.rating_of("a").rating - plain["a"]) < 0.1 and abs(board.rating_of("b").rating - plain["b"]) < 0.1
