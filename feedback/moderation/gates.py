@@ -125,20 +125,20 @@ def _gate_apply(gate: ReviewGate, result: GateResult, *, now) -> None:
     gate.updated_at = now
 
 
-def review_gates_recompute(*, community: Community | None = None) -> dict[str, int]:
+def review_gates_recompute(*, community: Community | None = None, only_reviewed: bool = False) -> dict[str, int]:
     """Recompute the gate of every reviewed message (of one community, or all), in chunks of
-    messages; returns {"messages": ..., "accepted": ...}. Idempotent."""
+    messages; returns {"messages": ..., "accepted": ...}. Idempotent. `only_reviewed` skips
+    messages in the review queue that nobody reviewed yet (their gate is closed either way):
+    what a bulk load (`demo_data`) needs, where the services' per-review updates did not run."""
     communities = [community] if community is not None else list(Community.objects.order_by("pk"))
     totals = {"messages": 0, "accepted": 0}
     for each in communities:
         policy = policy_for(community=each)
         weights = vote_weights(community=each)
-        message_ids = list(
-            TaskItem.objects.filter(community=each, is_gold=False, kind__in=REVIEW_KINDS)
-            .order_by("answer_id")
-            .values_list("answer_id", flat=True)
-            .distinct()
-        )
+        items = TaskItem.objects.filter(community=each, is_gold=False, kind__in=REVIEW_KINDS)
+        if only_reviewed:
+            items = items.filter(response_count__gt=0)
+        message_ids = list(items.order_by("answer_id").values_list("answer_id", flat=True).distinct())
         for start in range(0, len(message_ids), CHUNK):
             chunk = message_ids[start : start + CHUNK]
             with transaction.atomic():

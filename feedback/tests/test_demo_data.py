@@ -385,8 +385,16 @@ def test_a_release_of_the_pool_counts_every_battle(tmp_path, settings, capsys):
     manifest = json.loads((folder / "manifest.json").read_text())
     counts = manifest["counts"]["by_kind"]
     assert counts["battles"] == 50
-    assert counts["message_trees"] == Message.objects.filter(conversation__community=community).count()
-    corrections = Message.objects.filter(conversation__community=community, corrects__isnull=False).count()
+    # Every message, but people's answers (corrections, donated answers) only past their gate,
+    # and donated conversations only when all their answers passed (docs/moderation.md).
+    messages = Message.objects.filter(conversation__community=community)
+    not_accepted = messages.filter(role="assistant", endpoint__isnull=True).exclude(review_gate__is_accepted=True)
+    donations_held_back = Message.objects.filter(
+        conversation__in=not_accepted.filter(external_model__gt="").values("conversation")
+    )
+    assert counts["message_trees"] == messages.exclude(pk__in=not_accepted).exclude(pk__in=donations_held_back).count()
+    assert counts["message_trees"] < messages.count()  # some of them were held back
+    corrections = messages.filter(corrects__isnull=False, review_gate__is_accepted=True).count()
     decisive_first_turns = Battle.objects.filter(turn=1, winner__in=["model_a", "model_b"]).count()
     assert counts["preferences"] >= decisive_first_turns + corrections
     assert counts["claims"] == Claim.objects.filter(labels__isnull=False).values("answer").distinct().count()

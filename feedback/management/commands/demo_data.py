@@ -87,6 +87,7 @@ from feedback.models import (
     TaskItem,
     TaskKind,
 )
+from feedback.moderation.gates import review_gates_recompute
 from feedback.privacy.pii import text_key, text_redacted
 from feedback.taskqueue.claims import claims_from_sentences
 from inference.models import ModelEndpoint
@@ -1296,6 +1297,11 @@ class Command(BaseCommand):
         self._progress(batches.battles_written, battles, began)
         self.stderr.write("demo_data: refreshing the query planner's statistics (ANALYZE)")
         _statistics_refresh()
+        # The services update a message's quality gate with each review; rows written in bulk
+        # need it computed once, from the reviews as written (docs/moderation.md).
+        self.stderr.write("demo_data: computing the quality gates of the reviewed answers")
+        gates = review_gates_recompute(community=scope, only_reviewed=True)
+        self.stderr.write(f"demo_data: {gates['accepted']:,} of {gates['messages']:,} reviewed answers accepted")
         counts = ", ".join(f"{model._meta.verbose_name_plural}: {n:,}" for model, n in writer.written.items() if n)
         self.stderr.write(f"demo_data: done in {_duration(time.monotonic() - began)}")
         self.stdout.write(f"Added to '{scope.slug}': {counts}.")
