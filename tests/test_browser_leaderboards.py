@@ -79,7 +79,7 @@ def test_a_visitor_reads_a_leaderboard_and_switches_category(page, platform_url,
     published(community, category="language", value="fr", ratings=LEAGUE[:4])
 
     page.goto(platform_url)
-    page.get_by_role("link", name="Arena leaderboards").click()
+    page.get_by_role("link", name="Leaderboards", exact=True).click()
     expect(page.get_by_role("heading", name="All communities")).to_be_visible()
     expect(page.get_by_text("No leaderboard here yet")).to_be_visible()
     screenshot(page, "leaderboard-empty")

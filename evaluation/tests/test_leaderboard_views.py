@@ -239,5 +239,5 @@ def test_recompute_now_refuses_an_unknown_community_and_a_get(client):
 def test_the_navigation_and_the_community_page_link_to_the_leaderboards(client):
     CommunityFactory(slug="health-folk")
     _, html = page(client, "/c/health-folk/")
-    assert '<a href="/leaderboards/">Arena leaderboards</a>' in html
+    assert '<a href="/leaderboards/">Leaderboards</a>' in html
     assert 'href="/c/health-folk/leaderboard/"' in html
