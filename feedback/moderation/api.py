@@ -7,6 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from feedback.models import ReportReason
+from feedback.moderation.ratelimits import rate_limit
 from feedback.moderation.services import report_create
 from feedback.moderation.services.reports import REPORT_COMMENT_MAX_CHARS, TARGET_KINDS
 
@@ -45,6 +46,7 @@ class ReportCreateApi(APIView):
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
+        rate_limit(request, "reports")
         report = report_create(
             reporter=request.user,
             target_kind=data.validated_data["target"],

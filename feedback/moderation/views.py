@@ -21,6 +21,7 @@ from community.errors import NotAllowed, RequestRejected
 from community.selectors import communities_moderated_by
 from feedback.models import AuditEntry, ReportReason, Severity
 from feedback.moderation import selectors, services
+from feedback.moderation.ratelimits import rate_limit
 
 QUEUE_TEMPLATE = "feedback/moderation/queue.html"
 CASE_TEMPLATE = "feedback/moderation/case.html"
@@ -217,6 +218,7 @@ def report_view(request: HttpRequest, kind: str, target_id: int) -> HttpResponse
             return _refused(request, str(missing), status=404)
         return render(request, REPORT_TEMPLATE, _report_context(kind, target_id, next=request.GET.get("next", "")))
     try:
+        rate_limit(request, "reports")
         services.report_create(
             reporter=request.user,
             target_kind=kind,
@@ -225,7 +227,10 @@ def report_view(request: HttpRequest, kind: str, target_id: int) -> HttpResponse
             comment=request.POST.get("comment", ""),
         )
     except RequestRejected as rejected:
-        return _report_answer(request, kind, target_id, error=rejected.message, status=rejected.status_code)
+        response = _report_answer(request, kind, target_id, error=rejected.message, status=rejected.status_code)
+        for header, value in rejected.headers.items():  # Retry-After on 429
+            response[header] = value
+        return response
     except Http404 as missing:
         return _report_answer(request, kind, target_id, error=str(missing), status=404)
     return _report_answer(request, kind, target_id)

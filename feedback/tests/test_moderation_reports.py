@@ -222,3 +222,20 @@ def test_a_donated_conversation_can_be_reported_by_whoever_saw_it(world):
     )
     assert report.donation == donation
     assert ModerationCase.objects.get().donation == donation
+
+
+def test_reports_past_the_rate_limit_get_429_with_retry_after_and_nothing_is_written(client, world, settings):
+    """Two reports a minute here; the third, from the form or the API, is refused."""
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "reports": "2/minute"}
+    client.force_login(world.judge)
+    targets = [world.battle.answer_a_id, world.battle.answer_b_id, world.battle.answer_a.parent_id]
+    for message_id in targets[:2]:
+        assert client.post(_report_url("message", message_id), {"reason": "spam"}).status_code == 302
+    refused = client.post(_report_url("message", targets[2]), {"reason": "spam"}, headers={"HX-Request": "true"})
+    assert refused.status_code == 429 and int(refused["Retry-After"]) > 0
+    assert "reports" in refused.content.decode().lower()
+    api = APIClient()
+    api.force_authenticate(world.judge)
+    answer = api.post(API_URL, {"target": "message", "id": targets[2], "reason": "spam"}, format="json")
+    assert answer.status_code == 429 and int(answer["Retry-After"]) > 0
+    assert Report.objects.count() == 2
