@@ -198,19 +198,31 @@ def battles(*, community: Community | None, pseudonyms: Pseudonyms) -> Iterator[
             }
 
 
-def _answers(*, community: Community | None, extra: Q) -> QuerySet[Message]:
-    """Visible answers (and their prompts visible) of accepted conversations, without an open
-    high-severity flag."""
-    return (
-        Message.objects.filter(
-            role=Message.Role.ASSISTANT, conversation__in=conversations_accepted(community=community)
+def _answer_chunks(
+    *, community: Community | None, candidates: QuerySet, field: str, extra: Q | None = None
+) -> Iterator[list[Message]]:
+    """Visible answers (under visible prompts) of accepted conversations without an open
+    high-severity flag, among the messages whose ids `field` of `candidates` holds (a small
+    table: ratings, claim labels, accepted review gates), in chunks, in order of id.
+
+    Reading the few candidates first and checking each chunk's answers against the accepted
+    conversations one by one costs a few index lookups per answer; the join the other way round
+    matched every answer of the pool first (12 s on a pool of a million battles).
+    """
+    ids = candidates.order_by(field).values_list(field, flat=True).distinct()
+    accepted = conversations_accepted(community=community).filter(pk=OuterRef("conversation_id"))
+    for chunk in batched(ids.iterator(chunk_size=CHUNK), CHUNK):
+        rows = (
+            Message.objects.filter(pk__in=chunk, role=Message.Role.ASSISTANT)
+            .filter(Exists(accepted), message_is_visible_q(), message_is_visible_q("parent__"))
+            .exclude(conversation_flagged_high_q())
+            .filter(extra or Q())
+            .select_related("conversation__community")
+            .order_by("pk")
         )
-        .filter(message_is_visible_q(), message_is_visible_q("parent__"))
-        .exclude(conversation_flagged_high_q())
-        .filter(extra)
-        .select_related("conversation__community")
-        .order_by("pk")
-    )
+        answers = list(rows)
+        if answers:
+            yield answers
 
 
 def _language(conversation_languages: dict[int, str], message: Message) -> str:
@@ -229,10 +241,13 @@ def _conversation_languages(conversation_ids: set[int]) -> dict[int, str]:
 
 
 def corrections(*, community: Community | None, pseudonyms: Pseudonyms) -> Iterator[dict]:
-    rows = _answers(
-        community=community, extra=Q(author__isnull=False, corrects__isnull=False) & message_accepted_q()
-    ).exclude(author_id__in=ErasureRequest.objects.values("user_pk"))
-    for chunk in batched(rows.iterator(chunk_size=CHUNK), CHUNK):
+    for chunk in _answer_chunks(
+        community=community,
+        candidates=ReviewGate.objects.filter(is_accepted=True),
+        field="message_id",
+        extra=Q(author__isnull=False, corrects__isnull=False)
+        & ~Q(author_id__in=ErasureRequest.objects.values("user_pk")),
+    ):
         conversation_ids = {m.conversation_id for m in chunk}
         messages, languages = _messages_of(conversation_ids), _conversation_languages(conversation_ids)
         for correction in chunk:
@@ -251,8 +266,7 @@ def corrections(*, community: Community | None, pseudonyms: Pseudonyms) -> Itera
 
 def rated_answers(*, community: Community | None) -> Iterator[dict]:
     erased = ErasureRequest.objects.values("user_pk")
-    rows = _answers(community=community, extra=Q(Exists(Rating.objects.filter(answer=OuterRef("pk")))))
-    for chunk in batched(rows.iterator(chunk_size=CHUNK), CHUNK):
+    for chunk in _answer_chunks(community=community, candidates=Rating.objects.all(), field="answer_id"):
         conversation_ids = {m.conversation_id for m in chunk}
         messages, languages = _messages_of(conversation_ids), _conversation_languages(conversation_ids)
         ratings: dict[int, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
@@ -406,11 +420,11 @@ def _conversation_languages_in(first: int, last: int) -> dict[int, str]:
 
 def claim_annotations(*, community: Community | None) -> Iterator[dict]:
     erased = ErasureRequest.objects.values("user_pk")
-    rows = _answers(
+    for chunk in _answer_chunks(
         community=community,
-        extra=Q(Exists(ClaimLabel.objects.filter(claim__answer=OuterRef("pk"), claim__author__isnull=True))),
-    )
-    for chunk in batched(rows.iterator(chunk_size=CHUNK), CHUNK):
+        candidates=ClaimLabel.objects.filter(claim__author__isnull=True),
+        field="claim__answer_id",
+    ):
         conversation_ids = {m.conversation_id for m in chunk}
         messages, languages = _messages_of(conversation_ids), _conversation_languages(conversation_ids)
         claims: dict[int, list[Claim]] = defaultdict(list)
