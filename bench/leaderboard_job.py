@@ -41,7 +41,7 @@ for counts in scopes.values():
     leaderboard_compute(counts, parameters=parameters)
 finished = time.perf_counter()
 print(json.dumps({
-    "battles": sum(row[3] for row in next(iter(scopes.values()))) if scopes else 0,
+    "battles": sum(row.battles for row in rows),
     "rows": len(rows),
     "leaderboards": len(scopes),
     "models": max((len({r[0] for r in c} | {r[1] for r in c}) for c in scopes.values()), default=0),
@@ -63,6 +63,7 @@ def measure(url: str) -> dict:
         "DJANGO_SECRET_KEY": os.environ.get("DJANGO_SECRET_KEY") or "bench-only-key",
         "LOG_LEVEL": "WARNING",
     }
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env, check=True)
     output = subprocess.run(
         [sys.executable, "-c", CHILD], cwd=ROOT, env=env, capture_output=True, text=True, check=True
     ).stdout
