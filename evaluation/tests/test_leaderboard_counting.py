@@ -191,3 +191,35 @@ def test_every_model_variant_ever_tested_with_dates_and_counts(league):
     assert variants["retired"].endpoint.is_active is False
     everywhere = {v.endpoint.name for v in model_variants_tested()}
     assert everywhere == {"retired", "alpha", "beta", "elsewhere", "gamma"}
+
+
+def test_moderation_decides_which_battles_count(league):
+    """Hidden prompts or answers, an open high-severity flag in the conversation, and judges the
+    community's trust policy excludes: not counted; a down-weighting policy excludes nobody."""
+    from feedback.models import ContributorTrust, Message, ModerationStatus
+    from feedback.moderation.detectors import Finding
+    from feedback.moderation.scan import flags_store
+    from feedback.moderation.trust_policy import policy_for
+
+    community, (alpha, beta, _) = league
+    kept = battle_make(community=community, model_a=alpha, model_b=beta)
+    hidden_prompt = battle_make(community=community, model_a=alpha, model_b=beta)
+    Message.objects.filter(pk=hidden_prompt.answer_a.parent_id).update(moderation_status=ModerationStatus.HIDDEN)
+    removed_answer = battle_make(community=community, model_a=alpha, model_b=beta)
+    Message.objects.filter(pk=removed_answer.answer_b_id).update(moderation_status=ModerationStatus.REMOVED)
+    flagged = battle_make(community=community, model_a=alpha, model_b=beta)
+    flags_store(message=flagged.answer_a, findings=[Finding("pii", "high", 1.0, "payment card number")])
+    low_trust = battle_make(community=community, model_a=alpha, model_b=beta)
+    ContributorTrust.objects.create(
+        user=low_trust.judge, community=community, gold_accuracy=0.1, gold_answers=40, computed_at=timezone.now()
+    )
+    everything = {kept.pk, low_trust.pk}
+    assert set(counted_battles(community=community).values_list("pk", flat=True)) == everything
+    policy = policy_for(community=community)
+    policy.trust_mode = "down_weight"
+    policy.save()
+    assert set(counted_battles(community=community).values_list("pk", flat=True)) == everything
+    policy.trust_mode = "exclude"
+    policy.save()
+    assert set(counted_battles(community=community).values_list("pk", flat=True)) == {kept.pk}
+    assert sum(row[3] for row in battle_counts(counted_battles(community=community))) == 1
