@@ -133,7 +133,7 @@ def appeal_submit(*, user: User, sanction_id: object, text: object) -> Appeal:
         raise RequestRejected(f"The appeal is {len(body):,} characters long; the limit is {APPEAL_TEXT_MAX_CHARS:,}.")
     with transaction.atomic():
         sanction = sanction_get_for_owner(user=user, sanction_id=sanction_id)
-        sanction = Sanction.objects.select_for_update().select_related("community").get(pk=sanction.pk)
+        sanction = Sanction.objects.select_for_update(of=("self",)).select_related("community").get(pk=sanction.pk)
         if Appeal.objects.filter(sanction=sanction).exists():
             raise Conflict("You already appealed against this sanction; a sanction can be appealed once.")
         if not sanction.is_restriction:
@@ -150,7 +150,7 @@ def appeal_submit(*, user: User, sanction_id: object, text: object) -> Appeal:
 def appeal_decide(*, actor: User, appeal: Appeal, is_granted: bool, reason: str) -> Appeal:
     """Grant an open appeal (the sanction is lifted) or reject it (the sanction stays)."""
     with transaction.atomic():
-        appeal = Appeal.objects.select_for_update().select_related("sanction").get(pk=appeal.pk)
+        appeal = Appeal.objects.select_for_update(of=("self",)).select_related("sanction").get(pk=appeal.pk)
         if appeal.status != Appeal.Status.OPEN:
             raise Conflict("This appeal was already decided.")
         appeal.status = Appeal.Status.GRANTED if is_granted else Appeal.Status.REJECTED
