@@ -3,6 +3,7 @@ from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.functional import cached_property
 
 
 class UserManager(BaseUserManager):
@@ -65,6 +66,16 @@ class User(AbstractUser):
     @property
     def is_platform_admin(self) -> bool:
         return self.role == self.Role.ADMIN or self.is_superuser
+
+    @cached_property
+    def moderates_anything(self) -> bool:
+        """Whether the moderation console has anything for this person: platform moderators and
+        admins, and members who moderate a community (their membership's role). For the header."""
+        if self.is_moderator or self.is_platform_admin:
+            return True
+        return self.memberships.filter(
+            role__in=[Membership.Role.MODERATOR, Membership.Role.ADMIN, Membership.Role.OWNER]
+        ).exists()
 
 
 class Community(models.Model):

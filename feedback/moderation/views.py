@@ -53,8 +53,8 @@ def _require_moderator_somewhere(request: HttpRequest) -> None:
     if not communities_moderated_by(user=request.user).exists():
         if request.user.is_moderator:
             raise NotAllowed(
-                "You have the moderator role but moderate no community yet: an admin ticks "
-                "“is moderator” on your membership of the communities you moderate."
+                "You have the moderator role but moderate no community yet: an admin makes you a "
+                "moderator in your membership of each community you moderate."
             )
         raise NotAllowed("Only moderators and admins work the moderation queue.")
 

@@ -400,3 +400,21 @@ class TestEffects:
         case_act(actor=world.moderator, case_id=case.pk, action="accept", reason="A public helpline number.")
         assert set(AutoFlag.objects.values_list("status", flat=True)) == {"dismissed"}
         assert not Message.objects.filter(has_open_high_severity_flag_q()).exists()
+
+
+def test_a_community_moderator_without_the_platform_role_finds_the_console(client):
+    """A member whose membership role is moderator (not the platform-wide role) sees the
+    header link and works that community's queue."""
+    from community.tests.factories import CommunityFactory, MembershipFactory, UserFactory
+
+    community = CommunityFactory()
+    member = UserFactory()
+    MembershipFactory(user=member, community=community, role="moderator")
+    client.force_login(member)
+    assert 'href="/moderation/"' in client.get("/").content.decode()
+    assert client.get("/moderation/").status_code == 200
+    volunteer = UserFactory()
+    MembershipFactory(user=volunteer, community=community)
+    client.force_login(volunteer)
+    assert 'href="/moderation/"' not in client.get("/").content.decode()
+    assert client.get("/moderation/").status_code == 403
