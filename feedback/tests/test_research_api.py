@@ -397,7 +397,7 @@ def test_filters_and_cursors_that_make_no_sense_get_a_clear_400(client):
     assert refused("community=no-such-community")["detail"].startswith("No community has the slug 'no-such-community'")
     assert refused("community=not a slug")["errors"]["community"]
     assert refused("language=english!")["errors"]["language"]
-    assert refused("model=a%00b")["errors"]["model"]
+    assert "NUL" in refused("model=a%00b")["detail"]  # refused before any view (community/middleware.py)
     for size in ("0", "-1", "1001", "many"):
         assert refused(f"page_size={size}")["errors"]["page_size"]
     assert refused("colour=blue")["detail"].startswith("Unknown query parameter 'colour'")
