@@ -126,3 +126,17 @@ def test_community_list_takes_one_query_however_many_communities(client, django_
     with django_assert_num_queries(1):
         response = client.get("/api/v1/communities/")
     assert len(response.json()) == 5
+
+
+def test_every_page_title_is_plain_text(client, community):
+    """The <title> of a page holds its name, never markup (a template once put a card there)."""
+    import re
+
+    client.force_login(UserFactory(role="admin"))
+    for url in ["/", reverse("community:detail", args=["tides"]), "/leaderboards/", "/releases/", "/moderation/"]:
+        html = client.get(url).content.decode()
+        title = re.search(r"<title>(.*?)</title>", html, re.S).group(1)
+        assert "<" not in title and title.strip(), (url, title)
+    assert "<title>Tide Watchers · Feedback Commons</title>" in client.get(
+        reverse("community:detail", args=["tides"])
+    ).content.decode().replace("\n", "")
