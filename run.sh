@@ -23,14 +23,6 @@ stop_all() {
 }
 trap stop_all EXIT INT TERM
 
-echo "==> Starting the model server, the worker with beat and the web server (logs in var/log/)"
-.venv/bin/python manage.py serve_models --host 127.0.0.1 --port "$model_port" >var/log/models.log 2>&1 &
-pids+=($!)
-.venv/bin/celery -A config worker --beat --queues default,ml --concurrency 1 --loglevel INFO >var/log/worker.log 2>&1 &
-pids+=($!)
-.venv/bin/uvicorn config.asgi:application --host "$host" --port "$port" --log-level info >var/log/web.log 2>&1 &
-pids+=($!)
-
 wait_for() {  # url, name
   for _ in $(seq 1 180); do
     if .venv/bin/python -c "import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)" "$1" 2>/dev/null; then
@@ -47,7 +39,16 @@ wait_for() {  # url, name
   echo "The $2 did not start within 3 minutes; see var/log/." >&2
   exit 1
 }
+echo "==> Starting the model server, then the worker with beat and the web server (logs in var/log/)"
+.venv/bin/python manage.py serve_models --host 127.0.0.1 --port "$model_port" >var/log/models.log 2>&1 &
+pids+=($!)
+# The model server first: beat checks the endpoints' health as soon as it starts, and an
+# endpoint found down stays out of the arena until the next check.
 wait_for "http://127.0.0.1:${model_port}/health" "model server"
+.venv/bin/celery -A config worker --beat --queues default,ml --concurrency 1 --loglevel INFO >var/log/worker.log 2>&1 &
+pids+=($!)
+.venv/bin/uvicorn config.asgi:application --host "$host" --port "$port" --log-level info >var/log/web.log 2>&1 &
+pids+=($!)
 wait_for "http://${host}:${port}/" "web server"
 
 cat <<MSG
