@@ -40,6 +40,17 @@ def releases_build_all() -> None:
         release_build_start(actor=None, community=community)
 
 
+@shared_task(name="feedback.moderation_trust_refresh_all", time_limit=600, ignore_result=True)
+def moderation_trust_refresh_all() -> None:
+    """Queue a trust refresh of every community (the daily schedule): gold accuracy and
+    agreement with consensus move with every review, not only when the arena ratings change
+    (each new community leaderboard snapshot also sends its ratings, for the outlier scores)."""
+    from community.models import Community
+
+    for community_id in Community.objects.values_list("pk", flat=True):
+        moderation_trust_refresh_task.delay(community_id)
+
+
 @shared_task(name="feedback.moderation_gates_recompute", time_limit=3600, acks_late=True, ignore_result=True)
 def moderation_gates_recompute_task(community_id: int | None = None) -> None:
     """Recompute the stored quality gates of one community (or all), e.g. after a policy change."""

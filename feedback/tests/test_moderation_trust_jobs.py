@@ -180,3 +180,19 @@ def test_the_policy_excludes_or_down_weights_low_trust_contributors(league):
     battle = battle_ready(judge=judge, community=other)
     battle_vote_cast(judge=judge, battle_id=battle.pk, winner="tie", idempotency_key=uuid.uuid4())
     assert Battle.objects.filter(excluded_judges_q(), community=other).count() == 0
+
+
+@pytest.mark.django_db
+def test_the_daily_schedule_refreshes_every_communitys_trust(monkeypatch):
+    from django_celery_beat.models import PeriodicTask
+
+    from community.tests.factories import CommunityFactory
+    from feedback.tasks import moderation_trust_refresh_all
+
+    schedule = PeriodicTask.objects.get(task="feedback.moderation_trust_refresh_all")
+    assert schedule.enabled and schedule.crontab.hour == "2"
+    communities = CommunityFactory.create_batch(2)
+    sent = []
+    monkeypatch.setattr(moderation_trust_refresh_task, "delay", lambda *args: sent.append(args))
+    moderation_trust_refresh_all()
+    assert sorted(sent) == sorted((community.pk,) for community in communities)
