@@ -102,6 +102,9 @@ def test_a_visitor_reads_a_leaderboard_and_switches_category(page, platform_url,
     screenshot(page, "leaderboard-topic")
 
     page.get_by_role("link", name="All battles").click()
+    # Wait for the swap: the style switch of the topic's content links to ?topic=Health&style=on.
+    expect(page).to_have_url(f"{platform_url}/c/demo/leaderboard/")
+    expect(page.get_by_role("link", name="All battles")).to_have_attribute("aria-current", "page")
     page.get_by_role("navigation", name="Style control").get_by_role("link", name="On").click()
     expect(page).to_have_url(f"{platform_url}/c/demo/leaderboard/?style=on")
     expect(page.get_by_role("heading", name="Style coefficients")).to_be_visible()
