@@ -73,9 +73,7 @@ class User(AbstractUser):
         admins, and members who moderate a community (their membership's role). For the header."""
         if self.is_moderator or self.is_platform_admin:
             return True
-        return self.memberships.filter(
-            role__in=[Membership.Role.MODERATOR, Membership.Role.ADMIN, Membership.Role.OWNER]
-        ).exists()
+        return self.memberships.filter(role__in=Membership.MODERATING_ROLES).exists()
 
 
 class Community(models.Model):
@@ -121,6 +119,9 @@ class Membership(models.Model):
         ADMIN = "admin", "Community admin"
         OWNER = "owner", "Owner"
 
+    # Who moderates the community (community/permissions.py); admins and the owner also govern it.
+    MODERATING_ROLES = (Role.MODERATOR, Role.ADMIN, Role.OWNER)
+
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
     community = models.ForeignKey(Community, on_delete=models.CASCADE, related_name="memberships")
     joined_at = models.DateTimeField(auto_now_add=True)
@@ -144,7 +145,7 @@ class Membership(models.Model):
     @property
     def is_moderator(self) -> bool:
         """Moderates this community: its moderators, admins and owner (community/permissions.py)."""
-        return self.role in (self.Role.MODERATOR, self.Role.ADMIN, self.Role.OWNER)
+        return self.role in self.MODERATING_ROLES
 
     @property
     def has_current_licence(self) -> bool:

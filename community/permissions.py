@@ -10,7 +10,7 @@ community: moderation is per community.
 
 from community.models import Community, Membership, User
 
-MODERATING_ROLES = (Membership.Role.MODERATOR, Membership.Role.ADMIN, Membership.Role.OWNER)
+MODERATING_ROLES = Membership.MODERATING_ROLES
 GOVERNING_ROLES = (Membership.Role.ADMIN, Membership.Role.OWNER)
 
 

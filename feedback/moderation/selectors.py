@@ -103,6 +103,13 @@ def conversation_flagged_high_q(outer: str = "conversation_id") -> Q:
     return Q(Exists(flags))
 
 
+def answer_accepted_q() -> Q:
+    """On Message: an answer moderation lets out (releases, the research API): it and its
+    prompt visible, and no open high-severity flag in its conversation. People's answers also
+    need their quality gate (`gates.message_accepted_q`); models' answers do not."""
+    return message_is_visible_q() & message_is_visible_q("parent__") & ~conversation_flagged_high_q()
+
+
 def battle_accepted_q() -> Q:
     """The battles moderation accepts, for releases and leaderboards alike: every prompt and
     answer of the turn visible, no open high-severity flag in the conversation, and a judge the

@@ -36,7 +36,7 @@ from feedback.models import (
     ReviewGate,
 )
 from feedback.moderation.gates import message_accepted_q
-from feedback.moderation.selectors import battle_accepted_q, conversation_flagged_high_q, message_is_visible_q
+from feedback.moderation.selectors import answer_accepted_q, battle_accepted_q, conversation_flagged_high_q
 from feedback.privacy.pii import pii_redact, redacted_text_of
 
 CHUNK = 2000
@@ -102,16 +102,20 @@ _MESSAGE_COLUMNS = (
 )  # fmt: skip
 
 
-def _messages_of(conversation_ids: Iterable[int]) -> dict[int, dict]:
-    """The messages of these conversations by id, each with its `text` already redacted (from
-    the redaction stored with the message, computed anew only where the text changed since)."""
-    messages = {}
-    for row in Message.objects.filter(conversation_id__in=list(conversation_ids)).values_list(*_MESSAGE_COLUMNS):
+def _message_dicts(messages: QuerySet[Message]) -> Iterator[dict]:
+    """The messages as dicts of `_MESSAGE_COLUMNS`, each `text` already redacted (from the
+    redaction stored with the message, computed anew only where the text changed since)."""
+    for row in messages.values_list(*_MESSAGE_COLUMNS):
         message = dict(zip(_MESSAGE_COLUMNS, row, strict=True))
         text, redacted, redacted_from = message.pop("text"), message.pop("text_redacted"), message.pop("redacted_from")
         message["text"] = redacted_text_of(text, redacted, redacted_from)
-        messages[message["id"]] = message
-    return messages
+        yield message
+
+
+def _messages_of(conversation_ids: Iterable[int]) -> dict[int, dict]:
+    """The messages of these conversations by id (see `_message_dicts`)."""
+    rows = Message.objects.filter(conversation_id__in=list(conversation_ids))
+    return {message["id"]: message for message in _message_dicts(rows)}
 
 
 def _texts_of_battles(first: int, last: int) -> dict[int, tuple[int | None, str, str]]:
@@ -214,8 +218,7 @@ def _answer_chunks(
     for chunk in batched(ids.iterator(chunk_size=CHUNK), CHUNK):
         rows = (
             Message.objects.filter(pk__in=chunk, role=Message.Role.ASSISTANT)
-            .filter(Exists(accepted), message_is_visible_q(), message_is_visible_q("parent__"))
-            .exclude(conversation_flagged_high_q())
+            .filter(Exists(accepted), answer_accepted_q())
             .filter(extra or Q())
             .select_related("conversation__community")
             .order_by("pk")
@@ -392,19 +395,10 @@ def tree_messages(*, community: Community | None, pseudonyms: Pseudonyms) -> Ite
 
 
 def _messages_in(first: int, last: int) -> list[dict]:
-    """The messages of the conversations with ids from `first` to `last`, in order of id, each
-    with its `text` redacted (see `_messages_of`)."""
-    messages = []
-    for row in (
-        Message.objects.filter(conversation_id__gte=first, conversation_id__lte=last)
-        .order_by("pk")
-        .values_list(*_MESSAGE_COLUMNS)
-    ):
-        message = dict(zip(_MESSAGE_COLUMNS, row, strict=True))
-        text, redacted, redacted_from = message.pop("text"), message.pop("text_redacted"), message.pop("redacted_from")
-        message["text"] = redacted_text_of(text, redacted, redacted_from)
-        messages.append(message)
-    return messages
+    """The messages of the conversations with ids from `first` to `last`, in order of id (see
+    `_message_dicts`)."""
+    rows = Message.objects.filter(conversation_id__gte=first, conversation_id__lte=last).order_by("pk")
+    return list(_message_dicts(rows))
 
 
 def _conversation_languages_in(first: int, last: int) -> dict[int, str]:

@@ -38,7 +38,12 @@ from feedback.models import (
 )
 from feedback.models.tokens import token_key_hash
 from feedback.moderation.gates import message_accepted_q
-from feedback.moderation.selectors import battle_accepted_q, conversation_flagged_high_q, message_is_visible_q
+from feedback.moderation.selectors import (
+    answer_accepted_q,
+    battle_accepted_q,
+    conversation_flagged_high_q,
+    message_is_visible_q,
+)
 from feedback.privacy.pii import pii_redact
 from feedback.releases import pool
 from feedback.releases.formats import (
@@ -133,8 +138,7 @@ def _answers(filters: PoolFilters) -> QuerySet[Message]:
         Message.objects.filter(
             role=Message.Role.ASSISTANT, conversation__in=pool.conversations_accepted(community=filters.community)
         )
-        .filter(message_is_visible_q(), message_is_visible_q("parent__"))
-        .exclude(conversation_flagged_high_q())
+        .filter(answer_accepted_q())
         .annotate(pool_language=_pool_language())
         .filter(_between("created_at", filters))
     )
@@ -202,8 +206,7 @@ def _preference_rows(filters: PoolFilters) -> QuerySet[Message]:
         Message.objects.filter(
             role=Message.Role.ASSISTANT, author__isnull=False, corrects__isnull=False, conversation__in=accepted
         )
-        .filter(message_accepted_q(), message_is_visible_q(), message_is_visible_q("parent__"))
-        .exclude(conversation_flagged_high_q())
+        .filter(message_accepted_q(), answer_accepted_q())
         .exclude(author_id__in=_erased())
         .annotate(pool_language=_pool_language())
         .filter(_between("created_at", filters))
