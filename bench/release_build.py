@@ -9,7 +9,8 @@ if it holds fewer battles than asked):
   `cursor.copy()`: once to warm the cache, then timed;
 - release: `manage.py release_build --community demo` in a child process with DEBUG off (as a
   Celery worker runs it), timed from start to exit, its peak resident memory taken from the
-  kernel (`wait4`'s ru_maxrss), and each stage's time and peak memory sampled from the
+  kernel (`wait4`'s ru_maxrss) or, if higher, sampled with its child process (the Merkle tree
+  is hashed by one) summed in, and each stage's time and peak memory sampled from the
   release's `stage` column and /proc while it runs, so the battles file can be compared with
   the baseline on its own. The release's files go to a temporary RELEASES_DIR (unless one is
   set) and are deleted afterwards unless --keep.
@@ -184,10 +185,12 @@ class StageWatch(threading.Thread):
 
 
 def resident_kib(pid: int | None) -> tuple[int, int]:
-    """(VmRSS, RssAnon) of the process now, in KiB; (0, 0) once it is gone. The difference is
-    file-backed pages mapped in (memory-mapped Arrow files), which the kernel can drop."""
+    """(VmRSS, RssAnon) of the process and its child processes now (the build's Merkle tree
+    process), summed, in KiB; (0, 0) once it is gone. The difference is file-backed pages
+    mapped in (memory-mapped Arrow files), which the kernel can drop."""
     try:
         status = Path(f"/proc/{pid}/status").read_text()
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
     except (OSError, TypeError):
         return 0, 0
     fields = {
@@ -195,7 +198,11 @@ def resident_kib(pid: int | None) -> tuple[int, int]:
         for line in status.splitlines()
         if line.startswith(("VmRSS", "RssAnon"))
     }
-    return fields.get("VmRSS", 0), fields.get("RssAnon", 0)
+    resident, anonymous = fields.get("VmRSS", 0), fields.get("RssAnon", 0)
+    for child in children:
+        child_resident, child_anonymous = resident_kib(int(child))
+        resident, anonymous = resident + child_resident, anonymous + child_anonymous
+    return resident, anonymous
 
 
 def last_release_id(url: str) -> int:
@@ -232,7 +239,8 @@ def build_release(env: dict, url: str, profile: str | None) -> dict:
         raise SystemExit(f"the release build failed:\n{log[-4000:]}")
     return {
         "seconds": seconds,
-        "peak_mb": usage.ru_maxrss / 1024,
+        # The kernel's peak is the process's own (or its largest child's), not their sum.
+        "peak_mb": max(usage.ru_maxrss, *(kib for kib, _ in watch.peak_kib.values())) / 1024,
         "folder": Path(printed.strip().splitlines()[-1]),
         "stages": [(moment - started, stage) for moment, stage in watch.stages],
         "stage_peak_mb": {stage: (kib / 1024, anon / 1024) for stage, (kib, anon) in watch.peak_kib.items()},
@@ -310,7 +318,7 @@ def main() -> None:
         f"{'release: all five kinds (whole run)':38}{build['seconds']:10.1f}"
         f"{counts['battles'] / build['seconds']:12,.0f}{build['seconds'] / copy_seconds:9.2f}"
     )
-    print(f"peak memory of the build process: {build['peak_mb']:,.0f} MB (goal: under 300 MB)")
+    print(f"peak memory of the build, its child process included: {build['peak_mb']:,.0f} MB (goal: under 300 MB)")
     print(f"ratio build / COPY of the battle rows: {build['seconds'] / copy_seconds:.1f} (goal: at most 5)")
     print(f"ratio build / COPY of every row it reads: {build['seconds'] / all_seconds:.1f}")
     print(f"release files: {folder_bytes / 1e6:,.0f} MB")

@@ -12,6 +12,7 @@ only the message trees use OpenAssistant's names (`prompter`, `text`).
 """
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -30,6 +31,8 @@ UNDESIRABLE_AT = 2.5
 RATING_MIN, RATING_MAX = 1, 5
 
 MESSAGE_ROLES = {"user": "prompter", "assistant": "assistant"}
+# A message's creation time as the message trees write it (`created_date_format`).
+_CREATED_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}\+00:00")
 
 _MESSAGE = pa.struct([("role", pa.string()), ("content", pa.string())])
 _MESSAGES = pa.list_(_MESSAGE)
@@ -259,8 +262,10 @@ def created_date_format(value: str | datetime) -> str:
     the column a string for every reader: pyarrow's JSON reader (under
     `load_dataset("json")`) turns ISO strings without fractional seconds into naive UTC
     timestamps, and a mix of the two forms into strings. A time without a UTC offset is
-    ambiguous and raises ValueError.
+    ambiguous and raises ValueError. A string already in that form is returned as it is.
     """
+    if isinstance(value, str) and _CREATED_DATE.fullmatch(value):
+        return value
     moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
     if moment.utcoffset() is None:
         raise ValueError(f"A message's created_date needs a UTC offset: {value!r}.")

@@ -18,6 +18,7 @@ import hashlib
 import hmac
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from itertools import islice
 
 from django.conf import settings
@@ -38,6 +39,8 @@ from feedback.models import (
 from feedback.moderation.gates import message_accepted_q
 from feedback.moderation.selectors import answer_accepted_q, battle_accepted_q, conversation_flagged_high_q
 from feedback.privacy.pii import pii_redact, redacted_text_of
+from feedback.releases.expressions import EpochSeconds, UtcIso
+from feedback.releases.read_ahead import read_ahead
 
 CHUNK = 2000
 
@@ -96,57 +99,35 @@ def conversations_accepted(*, community: Community | None) -> QuerySet[Conversat
     return conversations
 
 
-_MESSAGE_COLUMNS = (
-    "id", "parent_id", "conversation_id", "role", "text", "text_redacted", "redacted_from", "author_id",
-    "endpoint__name", "external_model", "created_at", "moderation_status",
-)  # fmt: skip
+_TEXT_COLUMNS = ("id", "parent_id", "role", "text", "text_redacted", "redacted_from")
 
 
-def _message_dicts(messages: QuerySet[Message]) -> Iterator[dict]:
-    """The messages as dicts of `_MESSAGE_COLUMNS`, each `text` already redacted (from the
-    redaction stored with the message, computed anew only where the text changed since)."""
-    for row in messages.values_list(*_MESSAGE_COLUMNS):
-        message = dict(zip(_MESSAGE_COLUMNS, row, strict=True))
-        text, redacted, redacted_from = message.pop("text"), message.pop("text_redacted"), message.pop("redacted_from")
-        message["text"] = redacted_text_of(text, redacted, redacted_from)
-        yield message
-
-
-def _messages_of(conversation_ids: Iterable[int]) -> dict[int, dict]:
-    """The messages of these conversations by id (see `_message_dicts`)."""
-    rows = Message.objects.filter(conversation_id__in=list(conversation_ids))
-    return {message["id"]: message for message in _message_dicts(rows)}
-
-
-def _texts_of_battles(first: int, last: int) -> dict[int, tuple[int | None, str, str]]:
-    """(parent id, role, redacted text) of the messages of the conversations of the battles
-    with ids from `first` to `last`, by id: what those battles' conversations need. (A
-    subquery on the range of battle ids, not a list of thousands of conversation ids, which
-    costs more to send and to plan than to read.)"""
-    conversations = Battle.objects.filter(id__range=(first, last)).values("conversation_id")
+def _texts(messages: QuerySet[Message]) -> dict[int, tuple[int | None, str, str]]:
+    """(parent id, role, redacted text) of the messages, by id: what a chat up to one of them
+    needs. The text is redacted from the redaction stored with the message, computed anew only
+    where the text changed since."""
     return {
         message_id: (parent_id, role, redacted_text_of(text, redacted, redacted_from))
-        for message_id, parent_id, role, text, redacted, redacted_from in Message.objects.filter(
-            conversation_id__in=conversations
-        ).values_list("id", "parent_id", "role", "text", "text_redacted", "redacted_from")
+        for message_id, parent_id, role, text, redacted, redacted_from in messages.order_by().values_list(
+            *_TEXT_COLUMNS
+        )
     }
 
 
-def _path(messages: dict[int, dict], message_id: int) -> list[dict]:
-    path = []
-    node = messages.get(message_id)
-    while node is not None:
-        path.append(node)
-        node = messages.get(node["parent_id"])
-    path.reverse()
-    return path
+def texts_of(conversation_ids: Iterable[int]) -> dict[int, tuple[int | None, str, str]]:
+    """`_texts` of the messages of these conversations."""
+    return _texts(Message.objects.filter(conversation_id__in=list(conversation_ids)))
 
 
-def _chat(path: list[dict]) -> list[dict[str, str]]:
-    return [{"role": m["role"], "content": m["text"]} for m in path]
+def _texts_of_battles(first: int, last: int) -> dict[int, tuple[int | None, str, str]]:
+    """`_texts` of the messages of the conversations of the battles with ids from `first` to
+    `last`. (A subquery on the range of battle ids, not a list of thousands of conversation
+    ids, which costs more to send and to plan than to read.)"""
+    conversations = Battle.objects.filter(id__range=(first, last)).values("conversation_id")
+    return _texts(Message.objects.filter(conversation_id__in=conversations))
 
 
-def _chat_to(texts: dict[int, tuple[int | None, str, str]], message_id: int) -> list[dict[str, str]]:
+def chat_to(texts: dict[int, tuple[int | None, str, str]], message_id: int) -> list[dict[str, str]]:
     """The chat from the conversation's root down to this message."""
     chat = []
     node = texts.get(message_id)
@@ -160,31 +141,50 @@ def _chat_to(texts: dict[int, tuple[int | None, str, str]], message_id: int) -> 
 
 _BATTLE_COLUMNS = (
     "id", "conversation_id", "answer_a_id", "answer_b_id", "model_a__name", "model_b__name", "winner", "judge_id",
-    "turn", "is_blind", "language", "voted_at", "community__slug", "community__licence_name",
+    "turn", "is_blind", "language", "tstamp", "community__slug", "community__licence_name",
 )  # fmt: skip
+
+
+def _battles_voted(*, community: Community | None) -> QuerySet[Battle]:
+    battles = Battle.objects.filter(status=Battle.Status.VOTED)
+    return battles if community is None else battles.filter(community=community)
 
 
 def _battles_accepted(*, community: Community | None) -> QuerySet[Battle]:
     """Voted battles of accepted conversations whose prompts and answers are all visible, with
     no open high-severity flag, from judges the community's trust policy does not exclude."""
-    return Battle.objects.filter(
-        status=Battle.Status.VOTED, conversation__in=conversations_accepted(community=community)
-    ).filter(battle_accepted_q())
+    return (
+        _battles_voted(community=community)
+        .filter(conversation__in=conversations_accepted(community=community))
+        .filter(battle_accepted_q())
+    )
 
 
 def battles_count(*, community: Community | None) -> int:
-    """How many battles `battles` gives (for the progress bar)."""
-    return _battles_accepted(community=community).count()
+    """About how many battles `battles` gives, for the progress bar: the voted battles, of
+    which moderation may hold some back (counting exactly costs as much as reading them)."""
+    return _battles_voted(community=community).count()
+
+
+def _battle_chunks(*, community: Community | None) -> Iterator[tuple[list[tuple], dict]]:
+    """The accepted battles as rows of `_BATTLE_COLUMNS` in order of id, in chunks of CHUNK,
+    each with the texts of its battles' conversations (`_texts_of_battles`)."""
+    rows = (
+        _battles_accepted(community=community)
+        .annotate(tstamp=EpochSeconds("voted_at"))
+        .order_by("pk")
+        .values_list(*_BATTLE_COLUMNS)
+    )
+    for chunk in batched(rows.iterator(chunk_size=CHUNK), CHUNK):
+        yield chunk, _texts_of_battles(chunk[0][0], chunk[-1][0])
 
 
 def battles(*, community: Community | None, pseudonyms: Pseudonyms) -> Iterator[dict]:
-    rows = _battles_accepted(community=community).order_by("pk").values_list(*_BATTLE_COLUMNS)
-    for chunk in batched(rows.iterator(chunk_size=CHUNK), CHUNK):
-        texts = _texts_of_battles(chunk[0][0], chunk[-1][0])
+    for rows, texts in read_ahead(_battle_chunks(community=community)):
         for (
             battle_id, _, answer_a_id, answer_b_id, model_a, model_b, winner, judge_id, turn, is_blind, language,
-            voted_at, slug, licence,
-        ) in chunk:  # fmt: skip
+            tstamp, slug, licence,
+        ) in rows:  # fmt: skip
             yield {
                 "id": battle_id,
                 "community": slug,
@@ -196,15 +196,37 @@ def battles(*, community: Community | None, pseudonyms: Pseudonyms) -> Iterator[
                 "turn": turn,
                 "anony": is_blind,
                 "language": language,
-                "tstamp": voted_at.timestamp(),
-                "conversation_a": _chat_to(texts, answer_a_id),
-                "conversation_b": _chat_to(texts, answer_b_id),
+                "tstamp": tstamp,
+                "conversation_a": chat_to(texts, answer_a_id),
+                "conversation_b": chat_to(texts, answer_b_id),
             }
+
+
+_ANSWER_COLUMNS = (
+    "id", "parent_id", "conversation_id", "text", "text_redacted", "redacted_from", "author_id", "corrects_id",
+    "conversation__community__slug", "conversation__community__licence_name", "conversation__community__language",
+)  # fmt: skip
+
+
+@dataclass
+class _AnswerChunk:
+    """Answers as rows of `_ANSWER_COLUMNS` in order of id, with the `_texts` of their
+    conversations' messages and the conversations' languages."""
+
+    answers: list[tuple]
+    texts: dict[int, tuple[int | None, str, str]]
+    languages: dict[int, str]
+
+    def ids(self) -> list[int]:
+        return [row[0] for row in self.answers]
+
+    def language(self, row: tuple) -> str:
+        return self.languages.get(row[2]) or row[10]
 
 
 def _answer_chunks(
     *, community: Community | None, candidates: QuerySet, field: str, extra: Q | None = None
-) -> Iterator[list[Message]]:
+) -> Iterator[_AnswerChunk]:
     """Visible answers (under visible prompts) of accepted conversations without an open
     high-severity flag, among the messages whose ids `field` of `candidates` holds (a small
     table: ratings, claim labels, accepted review gates), in chunks, in order of id.
@@ -215,21 +237,18 @@ def _answer_chunks(
     """
     ids = candidates.order_by(field).values_list(field, flat=True).distinct()
     accepted = conversations_accepted(community=community).filter(pk=OuterRef("conversation_id"))
+    answers = (
+        Message.objects.filter(role=Message.Role.ASSISTANT)
+        .filter(Exists(accepted), answer_accepted_q())
+        .filter(extra or Q())
+        .order_by("pk")
+        .values_list(*_ANSWER_COLUMNS)
+    )
     for chunk in batched(ids.iterator(chunk_size=CHUNK), CHUNK):
-        rows = (
-            Message.objects.filter(pk__in=chunk, role=Message.Role.ASSISTANT)
-            .filter(Exists(accepted), answer_accepted_q())
-            .filter(extra or Q())
-            .select_related("conversation__community")
-            .order_by("pk")
-        )
-        answers = list(rows)
-        if answers:
-            yield answers
-
-
-def _language(conversation_languages: dict[int, str], message: Message) -> str:
-    return conversation_languages.get(message.conversation_id) or message.conversation.community.language
+        rows = list(answers.filter(pk__in=chunk))
+        if rows:
+            conversation_ids = {row[2] for row in rows}
+            yield _AnswerChunk(rows, texts_of(conversation_ids), _conversation_languages(conversation_ids))
 
 
 def _conversation_languages(conversation_ids: set[int]) -> dict[int, str]:
@@ -244,51 +263,54 @@ def _conversation_languages(conversation_ids: set[int]) -> dict[int, str]:
 
 
 def corrections(*, community: Community | None, pseudonyms: Pseudonyms) -> Iterator[dict]:
-    for chunk in _answer_chunks(
+    chunks = _answer_chunks(
         community=community,
         candidates=ReviewGate.objects.filter(is_accepted=True),
         field="message_id",
         extra=Q(author__isnull=False, corrects__isnull=False)
         & ~Q(author_id__in=ErasureRequest.objects.values("user_pk")),
-    ):
-        conversation_ids = {m.conversation_id for m in chunk}
-        messages, languages = _messages_of(conversation_ids), _conversation_languages(conversation_ids)
-        for correction in chunk:
-            community_ = correction.conversation.community
+    )
+    for chunk in read_ahead(chunks):
+        for row in chunk.answers:
+            answer_id, parent_id, _, text, redacted, redacted_from, author_id, corrects_id, slug, licence, _ = row
             yield {
-                "id": correction.pk,
-                "community": community_.slug,
-                "licence": community_.licence_name,
-                "language": _language(languages, correction),
-                "prompt": _chat(_path(messages, correction.parent_id)),
-                "model_answer": messages[correction.corrects_id]["text"],
-                "human_answer": correction.text_for_release,
-                "author": pseudonyms(correction.author_id),
+                "id": answer_id,
+                "community": slug,
+                "licence": licence,
+                "language": chunk.language(row),
+                "prompt": chat_to(chunk.texts, parent_id),
+                "model_answer": chunk.texts[corrects_id][2],
+                "human_answer": redacted_text_of(text, redacted, redacted_from),
+                "author": pseudonyms(author_id),
             }
 
 
-def rated_answers(*, community: Community | None) -> Iterator[dict]:
+def _rated_chunks(*, community: Community | None) -> Iterator[tuple[_AnswerChunk, dict[int, dict[str, list[int]]]]]:
+    """`_answer_chunks` of the rated answers, each with its answers' ratings by answer and scale."""
     erased = ErasureRequest.objects.values("user_pk")
     for chunk in _answer_chunks(community=community, candidates=Rating.objects.all(), field="answer_id"):
-        conversation_ids = {m.conversation_id for m in chunk}
-        messages, languages = _messages_of(conversation_ids), _conversation_languages(conversation_ids)
         ratings: dict[int, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
         for answer_id, scale, value in (
-            Rating.objects.filter(answer_id__in=[m.pk for m in chunk])
+            Rating.objects.filter(answer_id__in=chunk.ids())
             .exclude(volunteer_id__in=erased)
             .values_list("answer_id", "scale__name", "value")
         ):
             ratings[answer_id][scale].append(value)
-        for answer in chunk:
-            community_ = answer.conversation.community
+        yield chunk, ratings
+
+
+def rated_answers(*, community: Community | None) -> Iterator[dict]:
+    for chunk, ratings in read_ahead(_rated_chunks(community=community)):
+        for row in chunk.answers:
+            answer_id, parent_id, _, text, redacted, redacted_from, _, _, slug, licence, _ = row
             yield {
-                "id": answer.pk,
-                "community": community_.slug,
-                "licence": community_.licence_name,
-                "language": _language(languages, answer),
-                "prompt": _chat(_path(messages, answer.parent_id)),
-                "completion": answer.text_for_release,
-                "ratings": {scale: values for scale, values in ratings[answer.pk].items()},
+                "id": answer_id,
+                "community": slug,
+                "licence": licence,
+                "language": chunk.language(row),
+                "prompt": chat_to(chunk.texts, parent_id),
+                "completion": redacted_text_of(text, redacted, redacted_from),
+                "ratings": {scale: values for scale, values in ratings[answer_id].items()},
             }
 
 
@@ -298,19 +320,32 @@ def tree_messages_count(*, community: Community | None) -> int:
     return Message.objects.filter(conversation__in=conversations_accepted(community=community)).count()
 
 
-def tree_messages(*, community: Community | None, pseudonyms: Pseudonyms) -> Iterator[dict]:
-    """Every message of the accepted conversations, with its review labels (mean ratings per
-    scale, flag counts per label) and, among siblings that were ranked, its mean rank.
+@dataclass
+class _TreeChunk:
+    """What the messages of one range of conversations need: the accepted conversations of the
+    range by id (id, community slug, licence, community language), their messages as rows of
+    `_TREE_COLUMNS` in order of id, and their reviews."""
 
-    Left out, each with anything under it: a message written by someone who asked for erasure
-    (a correction in another person's conversation), one a moderator hid or removed, and an
-    answer written by a person (a correction, a donated conversation's answer) that has not
-    passed its quality gate. Conversations with an open high-severity flag wait for a moderator.
+    conversations: dict[int, tuple[int, str, str, str]]
+    messages: list[tuple]
+    languages: dict[int, str]
+    accepted: set[int]  # answers written by people whose quality gate accepted them
+    ratings: dict[int, dict[str, list[int]]]
+    flags: dict[int, dict[str, int]]
+    reviews: dict[int, int]
+    ranks: dict[int, list[int]]
 
-    Each chunk of conversations is read by its range of ids (`conversation_id BETWEEN first AND
-    last`), not by a list of thousands of ids, which costs more to send and to plan than to
-    read; conversations in the range that are not accepted are skipped here.
-    """
+
+_TREE_COLUMNS = (
+    "id", "parent_id", "conversation_id", "role", "text", "text_redacted", "redacted_from", "author_id",
+    "endpoint__name", "external_model", "created", "moderation_status",
+)  # fmt: skip
+
+
+def _tree_chunks(*, community: Community | None) -> Iterator[_TreeChunk]:
+    """The accepted conversations without an open high-severity flag, in chunks of CHUNK, each
+    read by its range of ids (`conversation_id BETWEEN first AND last`), not by a list of
+    thousands of ids, which costs more to send and to plan than to read."""
     from feedback.models import FlagResponse, Ranking
 
     conversations = (
@@ -320,35 +355,37 @@ def tree_messages(*, community: Community | None, pseudonyms: Pseudonyms) -> Ite
         .values_list("id", "community__slug", "community__licence_name", "community__language")
     )
     erased = ErasureRequest.objects.values("user_pk")
-    erased_ids = set(erased.values_list("user_pk", flat=True))
-    for chunk in batched(conversations.iterator(chunk_size=CHUNK), CHUNK):
-        by_id = {row[0]: row for row in chunk}
-        first, last = chunk[0][0], chunk[-1][0]
-        messages = [message for message in _messages_in(first, last) if message["conversation_id"] in by_id]
-        languages = _conversation_languages_in(first, last)
-        accepted = set(
-            ReviewGate.objects.filter(
-                message__conversation_id__gte=first, message__conversation_id__lte=last, is_accepted=True
-            ).values_list("message_id", flat=True)
+    messages = Message.objects.annotate(created=UtcIso("created_at")).order_by("pk").values_list(*_TREE_COLUMNS)
+    for conversation_chunk in batched(conversations.iterator(chunk_size=CHUNK), CHUNK):
+        first, last = conversation_chunk[0][0], conversation_chunk[-1][0]
+        chunk = _TreeChunk(
+            conversations={row[0]: row for row in conversation_chunk},
+            messages=list(messages.filter(conversation_id__gte=first, conversation_id__lte=last)),
+            languages=_conversation_languages_in(first, last),
+            accepted=set(
+                ReviewGate.objects.filter(
+                    message__conversation_id__gte=first, message__conversation_id__lte=last, is_accepted=True
+                ).values_list("message_id", flat=True)
+            ),
+            ratings=defaultdict(lambda: defaultdict(list)),
+            flags=defaultdict(lambda: defaultdict(int)),
+            reviews=defaultdict(int),
+            ranks=defaultdict(list),
         )
-        ratings: dict[int, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
         for answer_id, scale, value in (
             Rating.objects.filter(answer__conversation_id__gte=first, answer__conversation_id__lte=last)
             .exclude(volunteer_id__in=erased)
             .values_list("answer_id", "scale__name", "value")
         ):
-            ratings[answer_id][scale].append(value)
-        flags: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-        reviews: dict[int, int] = defaultdict(int)
+            chunk.ratings[answer_id][scale].append(value)
         for answer_id, labels in (
             FlagResponse.objects.filter(answer__conversation_id__gte=first, answer__conversation_id__lte=last)
             .exclude(volunteer_id__in=erased)
             .values_list("answer_id", "labels")
         ):
-            reviews[answer_id] += 1
+            chunk.reviews[answer_id] += 1
             for label in labels:
-                flags[answer_id][label] += 1
-        ranks: dict[int, list[int]] = defaultdict(list)
+                chunk.flags[answer_id][label] += 1
         for order in (
             Ranking.objects.filter(prompt__conversation_id__gte=first, prompt__conversation_id__lte=last)
             .exclude(volunteer_id__in=erased)
@@ -356,20 +393,41 @@ def tree_messages(*, community: Community | None, pseudonyms: Pseudonyms) -> Ite
         ):
             for place, group in enumerate(order):
                 for answer_id in group:
-                    ranks[answer_id].append(place)
+                    chunk.ranks[answer_id].append(place)
+        yield chunk
+
+
+def tree_messages(*, community: Community | None, pseudonyms: Pseudonyms) -> Iterator[dict]:
+    """Every message of the accepted conversations, with its review labels (mean ratings per
+    scale, flag counts per label) and, among siblings that were ranked, its mean rank;
+    `created_date` is already in `formats.created_date_format`'s form.
+
+    Left out, each with anything under it: a message written by someone who asked for erasure
+    (a correction in another person's conversation), one a moderator hid or removed, and an
+    answer written by a person (a correction, a donated conversation's answer) that has not
+    passed its quality gate. Conversations with an open high-severity flag wait for a moderator.
+    """
+    erased_ids = set(ErasureRequest.objects.values_list("user_pk", flat=True))
+    assistant, visible = Message.Role.ASSISTANT.value, ModerationStatus.VISIBLE.value
+    for chunk in read_ahead(_tree_chunks(community=community)):
+        conversations, ratings, flags, ranks = chunk.conversations, chunk.ratings, chunk.flags, chunk.ranks
         left_out: set[int] = set()  # not released, and so neither is what follows it
-        for message in messages:  # in order of id: a parent before its children
-            message_id, parent_id = message["id"], message["parent_id"]
-            person_answer = message["role"] == Message.Role.ASSISTANT and message["endpoint__name"] is None
+        for (
+            message_id, parent_id, conversation_id, role, text, redacted, redacted_from, author_id, model,
+            external_model, created, status,
+        ) in chunk.messages:  # in order of id: a parent before its children  # fmt: skip
+            conversation = conversations.get(conversation_id)
+            if conversation is None:  # in the range, not accepted
+                continue
             if (
-                message["author_id"] in erased_ids
+                author_id in erased_ids
                 or parent_id in left_out
-                or message["moderation_status"] != ModerationStatus.VISIBLE
-                or (person_answer and message_id not in accepted)
+                or status != visible
+                or (role == assistant and model is None and message_id not in chunk.accepted)
             ):
                 left_out.add(message_id)
                 continue
-            conversation_id, slug, licence, community_language = by_id[message["conversation_id"]]
+            _, slug, licence, community_language = conversation
             labels = (
                 {scale: sum(v) / len(v) for scale, v in ratings[message_id].items()} if message_id in ratings else {}
             )
@@ -380,25 +438,18 @@ def tree_messages(*, community: Community | None, pseudonyms: Pseudonyms) -> Ite
                 "message_id": f"m-{message_id}",
                 "parent_id": f"m-{parent_id}" if parent_id else None,
                 "conversation_id": f"c-{conversation_id}",
-                "role": message["role"],
-                "text": message["text"],
-                "lang": languages.get(conversation_id) or community_language,
-                "author": pseudonyms(message["author_id"]),
-                "model": message["endpoint__name"] or message["external_model"] or None,
-                "created_date": message["created_at"],
+                "role": role,
+                "text": redacted_text_of(text, redacted, redacted_from),
+                "lang": chunk.languages.get(conversation_id) or community_language,
+                "author": pseudonyms(author_id),
+                "model": model or external_model or None,
+                "created_date": created,
                 "rank": sum(places) / len(places) if places else None,
                 "labels": labels,
-                "review_count": reviews.get(message_id, 0),
+                "review_count": chunk.reviews.get(message_id, 0),
                 "community": slug,
                 "licence": licence,
             }
-
-
-def _messages_in(first: int, last: int) -> list[dict]:
-    """The messages of the conversations with ids from `first` to `last`, in order of id (see
-    `_message_dicts`)."""
-    rows = Message.objects.filter(conversation_id__gte=first, conversation_id__lte=last).order_by("pk")
-    return list(_message_dicts(rows))
 
 
 def _conversation_languages_in(first: int, last: int) -> dict[int, str]:
@@ -412,45 +463,56 @@ def _conversation_languages_in(first: int, last: int) -> dict[int, str]:
     return languages
 
 
-def claim_annotations(*, community: Community | None) -> Iterator[dict]:
+def _claim_chunks(
+    *, community: Community | None
+) -> Iterator[tuple[_AnswerChunk, dict[int, list[tuple[int, str]]], dict[int, dict[str, int]], dict[int, set[int]]]]:
+    """`_answer_chunks` of the answers split into claims, each with its answers' claims (id,
+    text) in order, the votes per claim and label, and the annotators per answer."""
     erased = ErasureRequest.objects.values("user_pk")
     for chunk in _answer_chunks(
         community=community,
         candidates=ClaimLabel.objects.filter(claim__author__isnull=True),
         field="claim__answer_id",
     ):
-        conversation_ids = {m.conversation_id for m in chunk}
-        messages, languages = _messages_of(conversation_ids), _conversation_languages(conversation_ids)
-        claims: dict[int, list[Claim]] = defaultdict(list)
-        for claim in Claim.objects.filter(answer_id__in=[m.pk for m in chunk], author__isnull=True).order_by(
-            "position", "pk"
+        claims: dict[int, list[tuple[int, str]]] = defaultdict(list)
+        for claim_id, answer_id, text in (
+            Claim.objects.filter(answer_id__in=chunk.ids(), author__isnull=True)
+            .order_by("position", "pk")
+            .values_list("id", "answer_id", "text")
         ):
-            claims[claim.answer_id].append(claim)
+            claims[answer_id].append((claim_id, text))
         votes: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         annotators: dict[int, set[int]] = defaultdict(set)
         for claim_id, answer_id, volunteer_id, verdict in (
-            ClaimLabel.objects.filter(claim__answer_id__in=[m.pk for m in chunk], claim__author__isnull=True)
+            ClaimLabel.objects.filter(claim__answer_id__in=chunk.ids(), claim__author__isnull=True)
             .exclude(volunteer_id__in=erased)
             .values_list("claim_id", "claim__answer_id", "volunteer_id", "verdict")
         ):
             votes[claim_id][verdict] += 1
             annotators[answer_id].add(volunteer_id)
-        for answer in chunk:
-            community_ = answer.conversation.community
-            prompt = messages.get(answer.parent_id)
+        yield chunk, claims, votes, annotators
+
+
+def claim_annotations(*, community: Community | None) -> Iterator[dict]:
+    for chunk, claims, votes, annotators in read_ahead(_claim_chunks(community=community)):
+        for row in chunk.answers:
+            answer_id, parent_id, _, text, redacted, redacted_from, _, _, slug, licence, _ = row
+            prompt = chunk.texts.get(parent_id)
             yield {
-                "answer_id": f"m-{answer.pk}",
-                "community": community_.slug,
-                "licence": community_.licence_name,
-                "language": _language(languages, answer),
-                "prompt": prompt["text"] if prompt else "",
-                "answer": answer.text_for_release,
+                "answer_id": f"m-{answer_id}",
+                "community": slug,
+                "licence": licence,
+                "language": chunk.language(row),
+                "prompt": prompt[2] if prompt else "",
+                "answer": redacted_text_of(text, redacted, redacted_from),
                 "claims": [
                     {
-                        "text": pii_redact(c.text),
-                        "labels": {v: votes[c.pk].get(v, 0) for v in ("true", "false", "subjective", "unverifiable")},
+                        "text": pii_redact(claim_text),
+                        "labels": {
+                            v: votes[claim_id].get(v, 0) for v in ("true", "false", "subjective", "unverifiable")
+                        },
                     }
-                    for c in claims[answer.pk]
+                    for claim_id, claim_text in claims[answer_id]
                 ],
-                "annotators": len(annotators[answer.pk]),
+                "annotators": len(annotators[answer_id]),
             }

@@ -143,8 +143,7 @@ def _files_write(release: Release, folder: Path) -> dict:
         stage = "Writing arena battles and their preference pairs"
         _progress(release, 5, stage)
         total = pool.battles_count(community=community)
-        # One pass: each battle's preference pair waits in a temporary file (writer.defer)
-        # until the preferences file opens, after the battles.
+        # One pass: each battle and its preference pair, written side by side.
         for number, battle in enumerate(pool.battles(community=community, pseudonyms=pseudonyms), start=1):
             if number % PROGRESS_EVERY == 0:
                 _progress(release, 5 + 30 * number // max(total, number), stage)
@@ -156,10 +155,14 @@ def _files_write(release: Release, folder: Path) -> dict:
             if not pairs:
                 left_out["battles without a preference (tie, both bad or different histories)"] += 1
             for pair in pairs:
-                writer.defer("preferences", pair)
+                writer.write("preferences", pair)
+        writer.finish("battles")
+        memory_settle()
         _progress(release, 35, "Writing preference pairs")
         for correction in pool.corrections(community=community, pseudonyms=pseudonyms):
             writer.write("preferences", preference_record_from_correction(correction))
+        writer.finish("preferences")
+        memory_settle()
         _progress(release, 45, "Writing rated answers")
         for answer in pool.rated_answers(community=community):
             record = unpaired_record(answer)
@@ -167,12 +170,16 @@ def _files_write(release: Release, folder: Path) -> dict:
                 left_out["rated answers with a middling or no helpfulness score"] += 1
             else:
                 writer.write("unpaired", record)
+        writer.finish("unpaired")
+        memory_settle()
         _progress(release, 60, "Writing message trees")
         total = pool.tree_messages_count(community=community)
         for number, message in enumerate(pool.tree_messages(community=community, pseudonyms=pseudonyms), start=1):
             if number % PROGRESS_EVERY == 0:
                 _progress(release, 60 + 15 * number // max(total, number), "Writing message trees")
             writer.write("message_trees", message_record(message))
+        writer.finish("message_trees")
+        memory_settle()
         _progress(release, 75, "Writing claim annotations")
         for annotation in pool.claim_annotations(community=community):
             writer.write("claims", claim_record(annotation))

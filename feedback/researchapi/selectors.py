@@ -149,7 +149,7 @@ def _answers(filters: PoolFilters) -> QuerySet[Message]:
     return rows
 
 
-def _battle_item(battle: Battle, messages: dict[int, dict], pseudonyms: pool.Pseudonyms) -> dict[str, Any]:
+def _battle_item(battle: Battle, texts: dict[int, tuple], pseudonyms: pool.Pseudonyms) -> dict[str, Any]:
     """A battle as `pool.battles` hands it to the formats."""
     return {
         "id": battle.pk,
@@ -163,8 +163,8 @@ def _battle_item(battle: Battle, messages: dict[int, dict], pseudonyms: pool.Pse
         "anony": battle.is_blind,
         "language": battle.language,
         "tstamp": battle.voted_at.timestamp(),
-        "conversation_a": pool._chat(pool._path(messages, battle.answer_a_id)),
-        "conversation_b": pool._chat(pool._path(messages, battle.answer_b_id)),
+        "conversation_a": pool.chat_to(texts, battle.answer_a_id),
+        "conversation_b": pool.chat_to(texts, battle.answer_b_id),
     }
 
 
@@ -187,8 +187,8 @@ def _battle_rows(filters: PoolFilters) -> QuerySet[Battle]:
 
 
 def _battle_records(rows: Sequence[Battle], pseudonyms: pool.Pseudonyms) -> list[dict]:
-    messages = pool._messages_of({battle.conversation_id for battle in rows})
-    return [battle_record(_battle_item(battle, messages, pseudonyms)) for battle in rows]
+    texts = pool.texts_of({battle.conversation_id for battle in rows})
+    return [battle_record(_battle_item(battle, texts, pseudonyms)) for battle in rows]
 
 
 # preferences: one row per answer A of a battle with a winner (a pair, unless the two sides were
@@ -233,12 +233,12 @@ def _preference_records(rows: Sequence[Message], pseudonyms: pool.Pseudonyms) ->
             answer_a_id__in=[row.pk for row in rows], status=Battle.Status.VOTED
         ).select_related("model_a", "model_b", "community")
     }
-    messages = pool._messages_of({row.conversation_id for row in rows})
+    texts = pool.texts_of({row.conversation_id for row in rows})
     records = []
     for row in rows:
         battle = battles.get(row.pk)
         if battle is not None:
-            records.extend(preference_records_from_battle(_battle_item(battle, messages, pseudonyms)))
+            records.extend(preference_records_from_battle(_battle_item(battle, texts, pseudonyms)))
             continue
         community = row.conversation.community
         correction = {
@@ -246,8 +246,8 @@ def _preference_records(rows: Sequence[Message], pseudonyms: pool.Pseudonyms) ->
             "community": community.slug,
             "licence": community.licence_name,
             "language": row.pool_language,
-            "prompt": pool._chat(pool._path(messages, row.parent_id)),
-            "model_answer": messages[row.corrects_id]["text"],
+            "prompt": pool.chat_to(texts, row.parent_id),
+            "model_answer": texts[row.corrects_id][2],
             "human_answer": row.text_for_release,
             "author": pseudonyms(row.author_id),
         }
@@ -275,7 +275,7 @@ def _unpaired_rows(filters: PoolFilters) -> QuerySet[Message]:
 
 
 def _unpaired_records(rows: Sequence[Message], pseudonyms: pool.Pseudonyms) -> list[dict]:
-    messages = pool._messages_of({row.conversation_id for row in rows})
+    texts = pool.texts_of({row.conversation_id for row in rows})
     ratings: dict[int, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
     for answer_id, scale, value in (
         Rating.objects.filter(answer_id__in=[row.pk for row in rows])
@@ -292,7 +292,7 @@ def _unpaired_records(rows: Sequence[Message], pseudonyms: pool.Pseudonyms) -> l
                 "community": community.slug,
                 "licence": community.licence_name,
                 "language": row.pool_language,
-                "prompt": pool._chat(pool._path(messages, row.parent_id)),
+                "prompt": pool.chat_to(texts, row.parent_id),
                 "completion": row.text_for_release,
                 "ratings": {scale: values for scale, values in ratings[row.pk].items()},
             }

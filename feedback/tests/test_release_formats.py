@@ -496,11 +496,52 @@ def test_parquet_is_written_in_row_groups_of_the_batch_size(tmp_path: Path) -> N
     assert pq.read_table(tmp_path / "battles.parquet").to_pylist() == battles
 
 
-def test_a_kind_after_a_later_kind_is_refused(tmp_path: Path) -> None:
+def test_kinds_written_in_reverse_order_give_the_same_files_and_root(tmp_path: Path) -> None:
     records = records_of_every_kind()
-    with pytest.raises(ValueError, match="came after"), ReleaseWriter(tmp_path) as writer:
+    plain = release_write(tmp_path / "plain", records)
+    with ReleaseWriter(tmp_path / "reversed") as writer:
+        for kind in reversed(EXPORT_KINDS):
+            for record in records[kind]:
+                writer.write(kind, record)
+    lines = []
+    for kind in EXPORT_KINDS:
+        content = (tmp_path / "reversed" / f"{kind}.jsonl").read_bytes()
+        assert content == (tmp_path / "plain" / f"{kind}.jsonl").read_bytes()
+        lines.extend(content.split(b"\n")[:-1])
+    # The leaves follow the manifest's files, not the order the kinds were written in.
+    assert writer.merkle_root == plain.merkle_root == merkle_root(lines).hex()
+    assert writer.leaf_count == len(lines) == 11
+    assert [entry["path"] for entry in writer.files] == [entry["path"] for entry in plain.files]
+
+
+def test_the_same_records_in_the_same_order_per_kind_give_the_same_root(tmp_path: Path) -> None:
+    records = records_of_every_kind()
+    plain = release_write(tmp_path / "plain", records)
+    with ReleaseWriter(tmp_path / "interleaved") as writer:
+        for battle, preference in zip(records["battles"], records["preferences"], strict=False):
+            writer.write("battles", battle)
+            writer.write("preferences", preference)
+        for preference in records["preferences"][len(records["battles"]) :]:
+            writer.write("preferences", preference)
+        for kind in reversed(EXPORT_KINDS[2:]):
+            for record in records[kind]:
+                writer.write(kind, record)
+    for kind in EXPORT_KINDS:
+        assert (tmp_path / "interleaved" / f"{kind}.jsonl").read_bytes() == (
+            tmp_path / "plain" / f"{kind}.jsonl"
+        ).read_bytes()
+        assert pq.read_table(tmp_path / "interleaved" / f"{kind}.parquet").to_pylist() == records[kind]
+    assert writer.merkle_root == plain.merkle_root and writer.counts == plain.counts
+    assert writer.files == plain.files
+
+
+def test_a_finished_kind_takes_no_more_records_and_errors_leave_the_release_incomplete(tmp_path: Path) -> None:
+    records = records_of_every_kind()
+    with pytest.raises(ValueError, match="finished"), ReleaseWriter(tmp_path) as writer:
         writer.write("preferences", records["preferences"][0])
-        writer.write("battles", records["battles"][0])
+        writer.finish("preferences")
+        assert pq.read_table(tmp_path / "preferences.parquet").to_pylist() == records["preferences"][:1]
+        writer.write("preferences", records["preferences"][1])
     assert writer.counts == {**dict.fromkeys(EXPORT_KINDS, 0), "preferences": 1}
     with pytest.raises(RuntimeError):
         writer.merkle_root  # noqa: B018
@@ -651,38 +692,6 @@ def test_kto_trainer_prepares_the_unpaired_file(tmp_path: Path, model_folder: Pa
         (prompt, "About 5 cm deep, pointed end up.<|im_end|>\n", True),
         (prompt, "Plant it 1 m deep.<|im_end|>\n", False),
     ]
-
-
-def test_deferred_records_come_first_in_their_kind_and_in_the_root(tmp_path: Path) -> None:
-    records = records_of_every_kind()
-    with ReleaseWriter(tmp_path / "deferred") as writer:
-        for battle, preference in zip(records["battles"], records["preferences"], strict=False):
-            writer.write("battles", battle)
-            writer.defer("preferences", preference)
-        for preference in records["preferences"][len(records["battles"]) :]:
-            writer.write("preferences", preference)
-        for kind in EXPORT_KINDS[2:]:
-            for record in records[kind]:
-                writer.write(kind, record)
-        with pytest.raises(ValueError, match="already open"):
-            writer.defer("battles", records["battles"][0])
-    plain = release_write(tmp_path / "plain", records)
-    for kind in EXPORT_KINDS:
-        assert (tmp_path / "deferred" / f"{kind}.jsonl").read_bytes() == (
-            tmp_path / "plain" / f"{kind}.jsonl"
-        ).read_bytes()
-        assert pq.read_table(tmp_path / "deferred" / f"{kind}.parquet").to_pylist() == records[kind]
-    assert writer.merkle_root == plain.merkle_root and writer.counts == plain.counts
-
-
-def test_a_deferred_record_with_other_keys_is_refused_at_once(tmp_path: Path) -> None:
-    preference = records_of_every_kind()["preferences"][0]
-    with ReleaseWriter(tmp_path) as writer:
-        with pytest.raises(ValueError, match="wrong keys"):
-            writer.defer("preferences", {**preference, "extra": 1})
-        with pytest.raises(ValueError, match="Unknown export kind"):
-            writer.defer("votes", preference)
-    assert writer.counts["preferences"] == 0
 
 
 def test_the_dataset_dict_has_the_layout_save_to_disk_gives(tmp_path: Path) -> None:

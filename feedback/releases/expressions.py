@@ -1,0 +1,67 @@
+"""Times as a release writes them, computed by the database while it reads the rows.
+
+A release writes a million battles' vote times and a few million messages' creation times.
+Read as `datetime` objects they cost Python a few microseconds each (Django's time-zone
+loader for psycopg runs in Python), then as much again to format; the database writes the same
+text or number for nothing while it sends the row. Each expression gives exactly what Python
+would: `UtcIso` what `formats.created_date_format` gives, `EpochSeconds` what
+`datetime.timestamp()` gives (tests compare them on both databases).
+
+SQLite keeps Django's datetimes as text in UTC, `YYYY-MM-DD HH:MM:SS[.ffffff]` (without the
+fraction when it is zero), which the SQLite forms below read.
+"""
+
+from django.db.models import CharField, FloatField, Func
+
+
+class UtcIso(Func):
+    """A time as `2025-03-01T10:00:00.000000+00:00`: UTC, ISO 8601, always with microseconds."""
+
+    output_field = CharField()
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        return self.as_sql(
+            compiler,
+            connection,
+            template="""to_char(%(expressions)s AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')""",
+            **extra_context,
+        )
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        return self.as_sql(
+            compiler,
+            connection,
+            template=(
+                "(replace(substr(%(expressions)s, 1, 19), ' ', 'T') || '.' "
+                "|| substr(substr(%(expressions)s, 21) || '000000', 1, 6) || '+00:00')"
+            ),
+            **extra_context,
+        )
+
+
+class EpochSeconds(Func):
+    """A time as seconds since 1970-01-01 UTC, a float, as `datetime.timestamp()` gives it.
+
+    Both databases divide the exact whole number of microseconds by a million in double
+    precision (PostgreSQL's exact `numeric` epoch, then rounded once to a float; SQLite the whole
+    seconds from the Julian day, rounded, and the fraction's digits), which is what Python does:
+    `timestamp()` divides the time's microseconds since the epoch by 10**6.
+    """
+
+    output_field = FloatField()
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        return self.as_sql(
+            compiler, connection, template="EXTRACT(EPOCH FROM %(expressions)s)::double precision", **extra_context
+        )
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        return self.as_sql(
+            compiler,
+            connection,
+            template=(
+                "((CAST(round((julianday(substr(%(expressions)s, 1, 19)) - 2440587.5) * 86400) AS INTEGER) * 1000000 "
+                "+ CAST(substr(substr(%(expressions)s, 21) || '000000', 1, 6) AS INTEGER)) / 1000000.0)"
+            ),
+            **extra_context,
+        )
