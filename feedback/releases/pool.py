@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from itertools import islice
 
 from django.conf import settings
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 
 from community.models import Community, ErasureRequest
 from feedback.models import (
@@ -39,7 +39,7 @@ from feedback.models import (
 from feedback.moderation.gates import message_accepted_q
 from feedback.moderation.selectors import answer_accepted_q, battle_accepted_q, conversation_flagged_high_q
 from feedback.privacy.pii import pii_redact, redacted_text_of
-from feedback.releases.expressions import EpochSeconds, UtcIso
+from feedback.releases.expressions import AnyOf, EpochSeconds, UtcIso
 from feedback.releases.read_ahead import read_ahead
 
 CHUNK = 2000
@@ -116,7 +116,7 @@ def _texts(messages: QuerySet[Message]) -> dict[int, tuple[int | None, str, str]
 
 def texts_of(conversation_ids: Iterable[int]) -> dict[int, tuple[int | None, str, str]]:
     """`_texts` of the messages of these conversations."""
-    return _texts(Message.objects.filter(conversation_id__in=list(conversation_ids)))
+    return _texts(Message.objects.filter(AnyOf(F("conversation_id"), conversation_ids)))
 
 
 def _texts_of_battles(first: int, last: int) -> dict[int, tuple[int | None, str, str]]:
@@ -245,7 +245,7 @@ def _answer_chunks(
         .values_list(*_ANSWER_COLUMNS)
     )
     for chunk in batched(ids.iterator(chunk_size=CHUNK), CHUNK):
-        rows = list(answers.filter(pk__in=chunk))
+        rows = list(answers.filter(AnyOf(F("pk"), chunk)))
         if rows:
             conversation_ids = {row[2] for row in rows}
             yield _AnswerChunk(rows, texts_of(conversation_ids), _conversation_languages(conversation_ids))
@@ -254,7 +254,7 @@ def _answer_chunks(
 def _conversation_languages(conversation_ids: set[int]) -> dict[int, str]:
     languages: dict[int, str] = {}
     for conversation_id, language in (
-        Battle.objects.filter(conversation_id__in=conversation_ids)
+        Battle.objects.filter(AnyOf(F("conversation_id"), conversation_ids))
         .order_by("turn")
         .values_list("conversation_id", "language")
     ):
@@ -291,7 +291,7 @@ def _rated_chunks(*, community: Community | None) -> Iterator[tuple[_AnswerChunk
     for chunk in _answer_chunks(community=community, candidates=Rating.objects.all(), field="answer_id"):
         ratings: dict[int, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
         for answer_id, scale, value in (
-            Rating.objects.filter(answer_id__in=chunk.ids())
+            Rating.objects.filter(AnyOf(F("answer_id"), chunk.ids()))
             .exclude(volunteer_id__in=erased)
             .values_list("answer_id", "scale__name", "value")
         ):
@@ -358,14 +358,16 @@ def _tree_chunks(*, community: Community | None) -> Iterator[_TreeChunk]:
     messages = Message.objects.annotate(created=UtcIso("created_at")).order_by("pk").values_list(*_TREE_COLUMNS)
     for conversation_chunk in batched(conversations.iterator(chunk_size=CHUNK), CHUNK):
         first, last = conversation_chunk[0][0], conversation_chunk[-1][0]
+        rows = list(messages.filter(conversation_id__gte=first, conversation_id__lte=last))
+        ids = [row[0] for row in rows]
         chunk = _TreeChunk(
             conversations={row[0]: row for row in conversation_chunk},
-            messages=list(messages.filter(conversation_id__gte=first, conversation_id__lte=last)),
+            messages=rows,
             languages=_conversation_languages_in(first, last),
             accepted=set(
-                ReviewGate.objects.filter(
-                    message__conversation_id__gte=first, message__conversation_id__lte=last, is_accepted=True
-                ).values_list("message_id", flat=True)
+                ReviewGate.objects.filter(AnyOf(F("message_id"), ids), is_accepted=True).values_list(
+                    "message_id", flat=True
+                )
             ),
             ratings=defaultdict(lambda: defaultdict(list)),
             flags=defaultdict(lambda: defaultdict(int)),
@@ -373,13 +375,13 @@ def _tree_chunks(*, community: Community | None) -> Iterator[_TreeChunk]:
             ranks=defaultdict(list),
         )
         for answer_id, scale, value in (
-            Rating.objects.filter(answer__conversation_id__gte=first, answer__conversation_id__lte=last)
+            Rating.objects.filter(AnyOf(F("answer_id"), ids))
             .exclude(volunteer_id__in=erased)
             .values_list("answer_id", "scale__name", "value")
         ):
             chunk.ratings[answer_id][scale].append(value)
         for answer_id, labels in (
-            FlagResponse.objects.filter(answer__conversation_id__gte=first, answer__conversation_id__lte=last)
+            FlagResponse.objects.filter(AnyOf(F("answer_id"), ids))
             .exclude(volunteer_id__in=erased)
             .values_list("answer_id", "labels")
         ):
@@ -387,7 +389,7 @@ def _tree_chunks(*, community: Community | None) -> Iterator[_TreeChunk]:
             for label in labels:
                 chunk.flags[answer_id][label] += 1
         for order in (
-            Ranking.objects.filter(prompt__conversation_id__gte=first, prompt__conversation_id__lte=last)
+            Ranking.objects.filter(AnyOf(F("prompt_id"), ids))
             .exclude(volunteer_id__in=erased)
             .values_list("order", flat=True)
         ):
@@ -476,7 +478,7 @@ def _claim_chunks(
     ):
         claims: dict[int, list[tuple[int, str]]] = defaultdict(list)
         for claim_id, answer_id, text in (
-            Claim.objects.filter(answer_id__in=chunk.ids(), author__isnull=True)
+            Claim.objects.filter(AnyOf(F("answer_id"), chunk.ids()), author__isnull=True)
             .order_by("position", "pk")
             .values_list("id", "answer_id", "text")
         ):
@@ -484,7 +486,7 @@ def _claim_chunks(
         votes: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         annotators: dict[int, set[int]] = defaultdict(set)
         for claim_id, answer_id, volunteer_id, verdict in (
-            ClaimLabel.objects.filter(claim__answer_id__in=chunk.ids(), claim__author__isnull=True)
+            ClaimLabel.objects.filter(AnyOf(F("claim__answer_id"), chunk.ids()), claim__author__isnull=True)
             .exclude(volunteer_id__in=erased)
             .values_list("claim_id", "claim__answer_id", "volunteer_id", "verdict")
         ):
