@@ -272,10 +272,6 @@ def created_date_format(value: str | datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
-def _optional_str(value: Any) -> str | None:
-    return None if value is None else str(value)
-
-
 def message_record(message: Mapping[str, Any]) -> dict[str, Any]:
     """The row of `message_trees` for one message, in OpenAssistant's flat message-tree shape.
 
@@ -287,20 +283,20 @@ def message_record(message: Mapping[str, Any]) -> dict[str, Any]:
     role = message["role"]
     if role not in MESSAGE_ROLES:
         raise ValueError(f"Unknown message role {role!r}; expected one of {tuple(MESSAGE_ROLES)}.")
-    rank = message.get("rank")
-    labels = message.get("labels") or {}
+    rank, labels = message.get("rank"), message.get("labels")
+    parent_id, author, model = message["parent_id"], message.get("author"), message.get("model")
     return {
         "message_id": str(message["message_id"]),
-        "parent_id": _optional_str(message["parent_id"]),
+        "parent_id": None if parent_id is None else str(parent_id),
         "conversation_id": str(message["conversation_id"]),
         "role": MESSAGE_ROLES[role],
         "text": str(message["text"]),
         "lang": str(message["lang"]),
         "rank": None if rank is None else float(rank),
-        "labels": [{"name": str(name), "value": float(labels[name])} for name in sorted(labels)],
-        "author": _optional_str(message.get("author")),
-        "model": _optional_str(message.get("model")),
-        "synthetic": message.get("model") is not None,
+        "labels": [{"name": str(name), "value": float(labels[name])} for name in sorted(labels)] if labels else [],
+        "author": None if author is None else str(author),
+        "model": None if model is None else str(model),
+        "synthetic": model is not None,
         "created_date": created_date_format(message["created_date"]),
         "review_count": int(message.get("review_count", 0)),
         "community": str(message["community"]),

@@ -70,17 +70,19 @@ def canonical_json(record: Mapping[str, Any]) -> bytes:
 def _may_differ(data: bytes) -> bool:
     """Whether orjson's output may hold a float that Python's json writes otherwise: a number
     that starts `0.000` (where a JSON value starts: after `:`, `,`, `[` or a minus sign), or a
-    digit followed by `e-`."""
-    position = data.find(b"0.000")
-    while position > 0:
-        if data[position - 1] in b":,[-":
-            return True
-        position = data.find(b"0.000", position + 1)
-    position = data.find(b"e-")
-    while position > 0:
-        if 48 <= data[position - 1] <= 57:  # a digit before "e-"
-            return True
-        position = data.find(b"e-", position + 2)
+    digit followed by `e-`. (Most lines hold neither string at all: `in` says so at C speed.)"""
+    if b"0.000" in data:
+        position = data.find(b"0.000")
+        while position > 0:
+            if data[position - 1] in b":,[-":
+                return True
+            position = data.find(b"0.000", position + 1)
+    if b"e-" in data:
+        position = data.find(b"e-")
+        while position > 0:
+            if 48 <= data[position - 1] <= 57:  # a digit before "e-"
+                return True
+            position = data.find(b"e-", position + 2)
     return False
 
 

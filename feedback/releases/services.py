@@ -185,7 +185,8 @@ def _files_write(release: Release, folder: Path) -> dict:
             writer.write("claims", claim_record(annotation))
     _progress(release, 85, "Saving the DatasetDict")
     memory_settle()
-    dataset_dict_save(folder, EXPORT_KINDS)
+    parquet_sha256 = {entry["name"]: entry["sha256"] for entry in writer.files if entry["format"] == "parquet"}
+    dataset_dict_save(folder, EXPORT_KINDS, parquet_sha256=parquet_sha256)
     return {
         "name": release.name,
         "community": community.slug if community else None,

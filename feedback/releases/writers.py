@@ -104,37 +104,41 @@ def _statistics_columns(schema: pa.Schema) -> list[str]:
     return [field.name for field in schema if not pa.types.is_nested(field.type) and field.name not in _FREE_TEXT]
 
 
-class _ParquetWriter:
-    """Turns batches of JSONL lines into Parquet row groups in a background thread.
+class _BatchWriter:
+    """Writes batches of JSON lines to the kind's JSONL file and, as Parquet row groups, to its
+    Parquet file, in a background thread.
 
     pyarrow parses the lines (its JSON reader, with the kind's schema) and encodes the row
-    group in C++ without holding the GIL, so the next batch is built in Python meanwhile. At
-    most one batch waits while another is converted, which bounds the memory to two batches.
+    group in C++ without holding the GIL, and a large write to a file releases it too, so the
+    next batch is built in Python meanwhile. At most one batch waits while another is written,
+    which bounds the memory to two batches.
     """
 
-    def __init__(self, path: Path, schema: pa.Schema) -> None:
+    def __init__(self, jsonl_path: Path, parquet_path: Path, schema: pa.Schema) -> None:
         self.schema = schema
-        self.writer: pq.ParquetWriter | None = pq.ParquetWriter(
-            path, schema, write_statistics=_statistics_columns(schema)
+        self.jsonl: BinaryIO = jsonl_path.open("wb")
+        self.parquet: pq.ParquetWriter | None = pq.ParquetWriter(
+            parquet_path, schema, write_statistics=_statistics_columns(schema)
         )
         self._options = pa_json.ParseOptions(explicit_schema=schema, unexpected_field_behavior="error")
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="release-parquet")
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="release-files")
         self._pending: Future | None = None
 
-    def _convert(self, data: bytearray) -> None:
+    def _write(self, data: bytearray) -> None:
+        self.jsonl.write(data)
         source = pa.BufferReader(pa.py_buffer(data))  # no copy, and read without the GIL
         # The batch as one block, parsed by this thread alone: a line longer than a block
         # would not parse, and several kinds are converted at once (each of pyarrow's own
         # threads would keep memory of its own).
         options = pa_json.ReadOptions(use_threads=False, block_size=max(len(data), _MIN_BLOCK))
         table = pa_json.read_json(source, read_options=options, parse_options=self._options)
-        self.writer.write_table(table.select(self.schema.names).cast(self.schema))
+        self.parquet.write_table(table.select(self.schema.names).cast(self.schema))
 
     def submit(self, lines: bytearray) -> None:
-        """Convert `lines` (JSON lines, each ending in a newline; not to be changed any more)
-        into the next row group."""
+        """Write `lines` (JSON lines, each ending in a newline; not to be changed any more):
+        to the JSONL file, and as the next Parquet row group."""
         self.wait()
-        self._pending = self._pool.submit(self._convert, lines)
+        self._pending = self._pool.submit(self._write, lines)
 
     def wait(self) -> None:
         if self._pending is not None:
@@ -146,8 +150,11 @@ class _ParquetWriter:
             self.wait()
         finally:
             self._pool.shutdown()
-            self.writer.close()
-            self.writer = None  # its metadata: every row group's
+            try:
+                self.parquet.close()
+                self.parquet = None  # its metadata: every row group's
+            finally:
+                self.jsonl.close()
 
     def abort(self) -> None:
         try:
@@ -156,30 +163,29 @@ class _ParquetWriter:
         finally:
             self._pending = None
             self._pool.shutdown()
-            self.writer.close()
+            try:
+                self.parquet.close()
+            finally:
+                self.jsonl.close()
 
 
 class _KindFiles:
-    """The open files of one kind and the batch of lines not yet in the Parquet file."""
+    """The files of one kind and the batch of lines not yet written to them."""
 
     def __init__(self, folder: Path, kind: str, batch_size: int) -> None:
         self.kind = kind
-        self.schema = SCHEMAS[kind]
         self.batch_size = batch_size
         self.jsonl_path = folder / f"{kind}.jsonl"
         self.parquet_path = folder / f"{kind}.parquet"
-        self.jsonl: BinaryIO = self.jsonl_path.open("wb", buffering=_FILE_BUFFER)
-        self.parquet = _ParquetWriter(self.parquet_path, self.schema)
-        self.batch = bytearray()  # the lines not yet in the Parquet file, each ending in a newline
+        self.files = _BatchWriter(self.jsonl_path, self.parquet_path, SCHEMAS[kind])
+        self.batch = bytearray()  # the lines not yet written, each ending in a newline
         self.batch_rows = 0
         self.rows = 0
         self.is_finished = False
 
     def write_line(self, line: bytes) -> None:
-        start = len(self.batch)
         self.batch += line
         self.batch += b"\n"
-        self.jsonl.write(memoryview(self.batch)[start:])
         self.batch_rows += 1
         self.rows += 1
         if self.batch_rows >= self.batch_size or len(self.batch) >= BATCH_BYTES:
@@ -187,7 +193,7 @@ class _KindFiles:
 
     def flush(self) -> None:
         if self.batch_rows:
-            self.parquet.submit(self.batch)
+            self.files.submit(self.batch)
             self.batch, self.batch_rows = bytearray(), 0
 
     def finish(self) -> None:
@@ -197,11 +203,10 @@ class _KindFiles:
         self.is_finished = True
         try:
             self.flush()
-            self.parquet.close()
         finally:
-            self.jsonl.close()
+            self.files.close()
 
-    def manifest_entries(self) -> list[dict[str, Any]]:
+    def manifest_entries(self, sha256: Mapping[str, str]) -> list[dict[str, Any]]:
         return [
             {
                 "name": self.kind,
@@ -209,7 +214,7 @@ class _KindFiles:
                 "format": file_format,
                 "rows": self.rows,
                 "bytes": path.stat().st_size,
-                "sha256": _file_sha256(path),
+                "sha256": sha256[path.name],
             }
             for path, file_format in ((self.jsonl_path, "jsonl"), (self.parquet_path, "parquet"))
         ]
@@ -219,15 +224,13 @@ class _KindFiles:
         self.batch, self.batch_rows = bytearray(), 0
         if not self.is_finished:
             self.is_finished = True
-            try:
-                self.parquet.abort()
-            finally:
-                self.jsonl.close()
+            self.files.abort()
 
 
 class _MerkleProcess:
-    """`merkle_process` running beside the build: it is handed each JSONL file once the file
-    and those before it in the manifest's order are complete, and gives the root at the end."""
+    """`merkle_process` running beside the build: it is handed the files of each kind once they
+    and those before them in the manifest's order are complete, and gives the tree's root and
+    every file's SHA-256 at the end."""
 
     def __init__(self) -> None:
         self.process = subprocess.Popen(  # noqa: S603 - our own module, with this interpreter
@@ -245,13 +248,12 @@ class _MerkleProcess:
             self.process.stdin.write(b"".join(os.fsencode(path) + b"\n" for path in paths))
             self.process.stdin.flush()
 
-    def result(self) -> tuple[int, str]:
-        """(leaves, root hex), once every file has been handed over."""
+    def result(self) -> dict[str, Any]:
+        """{"leaves", "root" (hex), "sha256" (by file name)}, once every file has been handed over."""
         out, err = self.process.communicate(b"\n")
         if self.process.returncode != 0:
             raise RuntimeError(f"The Merkle tree process failed: {err.decode(errors='replace').strip()}")
-        size, root = out.decode().split()
-        return int(size), root
+        return json.loads(out)
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -344,7 +346,7 @@ class ReleaseWriter:
             files = self._kinds.get(EXPORT_KINDS[self._merkle.sent])
             if files is None or not files.is_finished:
                 break
-            ready.append(files.jsonl_path)
+            ready += [files.jsonl_path, files.parquet_path]
             self._merkle.sent += 1
         self._merkle.hand_over(ready)
 
@@ -357,9 +359,10 @@ class ReleaseWriter:
                 files = self._kinds.get(kind) or self._files_of(kind)
                 files.finish()
             self._hand_over_finished()
+            result = self._merkle.result()
             for kind in EXPORT_KINDS:
-                self._files.extend(self._kinds[kind].manifest_entries())
-            self._leaf_count, self._root = self._merkle.result()
+                self._files.extend(self._kinds[kind].manifest_entries(result["sha256"]))
+            self._leaf_count, self._root = result["leaves"], result["root"]
             if self._leaf_count != sum(self.counts.values()):
                 raise RuntimeError(
                     f"The Merkle tree has {self._leaf_count} leaves for {sum(self.counts.values())} records."
@@ -400,7 +403,9 @@ class ReleaseWriter:
         return self._leaf_count
 
 
-def dataset_dict_save(folder: Path | str, kinds: Iterable[str] = EXPORT_KINDS) -> Path:
+def dataset_dict_save(
+    folder: Path | str, kinds: Iterable[str] = EXPORT_KINDS, *, parquet_sha256: Mapping[str, str] | None = None
+) -> Path:
     """Save the kinds' Parquet files in `folder` as one `datasets.DatasetDict`, keyed by kind.
 
     Writes `folder / "dataset_dict"` (returned) in the layout `DatasetDict.save_to_disk` gives,
@@ -413,6 +418,8 @@ def dataset_dict_save(folder: Path | str, kinds: Iterable[str] = EXPORT_KINDS) -
     Parquet files with `load_dataset` and calling `save_to_disk` reads them through a memory
     map of a full cached copy: 4 GB resident for a release of a million battles.)
     `feedback/tests/test_release_formats.py` checks the layout against `save_to_disk`'s.
+    Each split's fingerprint is the start of its Parquet file's SHA-256, taken from
+    `parquet_sha256` (by kind; the manifest has them) or computed.
     """
     import datasets
     from datasets.arrow_writer import ArrowWriter
@@ -441,7 +448,7 @@ def dataset_dict_save(folder: Path | str, kinds: Iterable[str] = EXPORT_KINDS) -
         info.write_to_directory(str(split_folder), pretty_print=True)
         state = {
             "_data_files": [{"filename": shard}],
-            "_fingerprint": _file_sha256(folder / f"{kind}.parquet")[:16],
+            "_fingerprint": (parquet_sha256[kind] if parquet_sha256 else _file_sha256(folder / f"{kind}.parquet"))[:16],
             "_format_columns": None,
             "_format_kwargs": {},
             "_format_type": None,
