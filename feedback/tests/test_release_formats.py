@@ -549,6 +549,18 @@ def test_a_finished_kind_takes_no_more_records_and_errors_leave_the_release_inco
         writer.write("claims", records["claims"][0])
 
 
+def test_a_record_longer_than_a_batch_round_trips(tmp_path: Path) -> None:
+    from feedback.releases.writers import BATCH_BYTES
+
+    long_text = "Tides, " * (3 * BATCH_BYTES // 7)  # about three batches in one record
+    long_chat = [user("When do I sow wheat?"), assistant(long_text)]
+    battles = [battle_record(battle_make(id=1)), battle_record(battle_make(id=2, conversation_a=long_chat))]
+    writer = release_write(tmp_path, {"battles": battles})
+    assert writer.counts["battles"] == 2
+    assert pq.read_table(tmp_path / "battles.parquet").to_pylist() == battles
+    assert (tmp_path / "battles.jsonl").read_bytes().split(b"\n")[:-1] == [canonical_json(b) for b in battles]
+
+
 def test_a_record_with_other_keys_or_an_unknown_kind_is_refused(tmp_path: Path) -> None:
     record = battle_record(battle_make())
     with ReleaseWriter(tmp_path) as writer:

@@ -1,0 +1,138 @@
+"""How a release reads the pool fast: times written by the database, ids sent as arrays, chunks
+read ahead in a thread, and the Merkle tree hashed from the files by a process of its own."""
+
+import hashlib
+import json
+import subprocess
+import sys
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.db import connection
+from django.db.models import F
+
+from feedback.models import Message
+from feedback.releases.expressions import AnyOf, EpochSeconds, UtcIso
+from feedback.releases.formats import created_date_format
+from feedback.releases.merkle import merkle_root
+from feedback.releases.read_ahead import read_ahead
+from feedback.tests.factories import battle_ready
+
+ROOT = Path(__file__).resolve().parents[2]
+
+MOMENTS = [
+    datetime(2025, 3, 1, 10, 0, 0, tzinfo=UTC),  # no fraction: SQLite stores none
+    datetime(2025, 3, 1, 10, 0, 0, 123456, tzinfo=UTC),
+    datetime(2025, 3, 1, 10, 0, 0, 1, tzinfo=UTC),
+    datetime(1999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+    datetime(2026, 7, 1, 2, 30, 0, 500000, tzinfo=ZoneInfo("Europe/Paris")),  # the day before, in UTC
+    datetime(1970, 1, 1, 0, 0, 0, 100, tzinfo=UTC),
+]
+
+
+@pytest.mark.django_db
+def test_the_database_writes_times_exactly_as_python_does():
+    battle = battle_ready()
+    message = Message.objects.filter(conversation=battle.conversation).first()
+    for moment in MOMENTS:
+        Message.objects.filter(pk=message.pk).update(created_at=moment)
+        iso, epoch = (
+            Message.objects.filter(pk=message.pk)
+            .annotate(iso=UtcIso("created_at"), epoch=EpochSeconds("created_at"))
+            .values_list("iso", "epoch")
+            .get()
+        )
+        assert iso == created_date_format(moment), moment
+        assert epoch == moment.timestamp(), moment  # the same float, not a close one
+        assert isinstance(epoch, float)
+
+
+@pytest.mark.django_db
+def test_any_of_selects_what_in_selects_across_joins_and_for_no_ids():
+    battles = [battle_ready(), battle_ready()]
+    ids = list(Message.objects.filter(conversation=battles[0].conversation).values_list("pk", flat=True))
+    assert set(Message.objects.filter(AnyOf(F("pk"), ids)).values_list("pk", flat=True)) == set(ids)
+    assert not Message.objects.filter(AnyOf(F("pk"), [])).exists()
+    owner = battles[1].conversation.owner_id
+    assert set(Message.objects.filter(AnyOf(F("conversation__owner_id"), [owner]))) == set(
+        Message.objects.filter(conversation__owner_id__in=[owner])
+    )
+
+
+def counted_chunks(count: int, fail_at: int | None = None, log: list | None = None):
+    for number in range(count):
+        if number == fail_at:
+            raise ValueError(f"chunk {number} could not be read")
+        if log is not None:
+            log.append(threading.current_thread().name)
+        yield [number, Message.objects.count()]
+
+
+@pytest.mark.django_db
+def test_inside_a_transaction_chunks_are_read_in_the_callers_thread():
+    battle_ready()
+    log: list[str] = []
+    assert list(read_ahead(counted_chunks(4, log=log))) == [[n, 3] for n in range(4)]
+    assert set(log) == {threading.current_thread().name}
+    with pytest.raises(ValueError, match="chunk 2"):
+        list(read_ahead(counted_chunks(4, fail_at=2)))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_postgresql_chunks_come_from_a_thread_that_stops_with_the_caller():
+    battle_ready()
+    log: list[str] = []
+    assert list(read_ahead(counted_chunks(5, log=log))) == [[n, 3] for n in range(5)]
+    expected = "release-read-ahead" if connection.vendor == "postgresql" else threading.current_thread().name
+    assert set(log) == {expected}
+
+    received = []
+    with pytest.raises(ValueError, match="chunk 3"):
+        for chunk in read_ahead(counted_chunks(6, fail_at=3)):
+            received.append(chunk[0])
+    assert received == [0, 1, 2]  # every chunk before the error, then the error itself
+
+    early = read_ahead(counted_chunks(1000))
+    assert next(early) == [0, 3]
+    early.close()  # the caller stops: the thread stops at its next chunk and is gone
+    assert not [thread for thread in threading.enumerate() if thread.name == "release-read-ahead"]
+
+
+def merkle_process_run(paths: list[Path], *, end: bytes = b"\n") -> subprocess.CompletedProcess:
+    return subprocess.run(  # noqa: S603 - our own module
+        [sys.executable, "-m", "feedback.releases.merkle_process"],
+        input=b"".join(str(path).encode() + b"\n" for path in paths) + end,
+        capture_output=True,
+        cwd=ROOT,
+        check=False,
+    )
+
+
+def test_the_merkle_process_hashes_the_lines_of_the_jsonl_files_in_order_and_every_file(tmp_path):
+    first, second, other = tmp_path / "a.jsonl", tmp_path / "b.jsonl", tmp_path / "a.parquet"
+    first.write_bytes(b'{"x":1}\n{"x":"\xc3\xa9"}\n')
+    second.write_bytes(b'{"y":2.5}\n')
+    other.write_bytes(b"PAR1 not lines\x00\n\xff")
+    result = merkle_process_run([first, other, second])
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(result.stdout)
+    lines = [b'{"x":1}', b'{"x":"\xc3\xa9"}', b'{"y":2.5}']
+    assert answer["leaves"] == 3
+    assert answer["root"] == merkle_root(lines).hex()
+    assert answer["sha256"] == {
+        path.name: hashlib.sha256(path.read_bytes()).hexdigest() for path in (first, other, second)
+    }
+
+
+def test_the_merkle_process_refuses_an_incomplete_file_or_list(tmp_path):
+    cut = tmp_path / "cut.jsonl"
+    cut.write_bytes(b'{"x":1}\n{"x":')
+    failed = merkle_process_run([cut])
+    assert failed.returncode != 0 and b"not complete" in failed.stderr
+    whole = tmp_path / "whole.jsonl"
+    whole.write_bytes(b'{"x":1}\n')
+    unfinished = merkle_process_run([whole], end=b"")
+    assert unfinished.returncode != 0 and b"closing empty line" in unfinished.stderr
