@@ -43,7 +43,6 @@ BATCH_BYTES = 1 << 20
 _HASH_CHUNK = 1 << 20
 _MIN_BLOCK = 1 << 20
 _FREE_TEXT = frozenset({"text", "prompt", "answer"})
-_ROW_GROUPS_AT_ONCE = 8  # for the DatasetDict: 8 MB of JSON or 80,000 records at most
 _M_MMAP_THRESHOLD = -3  # mallopt's parameter number, from glibc's malloc.h
 _MMAP_THRESHOLD = 256 << 10
 _malloc_tuned = False
@@ -414,9 +413,8 @@ def dataset_dict_save(
     one Arrow file written by `datasets`' own `ArrowWriter` with the features of the kind's
     schema, its `dataset_info.json` (written by `datasets.DatasetInfo`) and `state.json`.
 
-    It streams: each Parquet file is read a few row groups at a time and appended to the Arrow
-    file, so memory stays at a few row groups whatever the size of the release (two splits are
-    written at once, in two threads). (Loading the
+    It streams: each Parquet file is read one row group at a time and appended to the Arrow
+    file, so memory stays at one row group whatever the size of the release. (Loading the
     Parquet files with `load_dataset` and calling `save_to_disk` reads them through a memory
     map of a full cached copy: 4 GB resident for a release of a million battles.)
     `feedback/tests/test_release_formats.py` checks the layout against `save_to_disk`'s.
@@ -433,8 +431,7 @@ def dataset_dict_save(
         if kind not in SCHEMAS:
             raise ValueError(f"Unknown export kind {kind!r}; expected one of {EXPORT_KINDS}.")
     target.mkdir(parents=True, exist_ok=True)
-
-    def split_save(kind: str) -> None:
+    for kind in kinds:
         split_folder = target / kind
         split_folder.mkdir(exist_ok=True)
         parquet = pq.ParquetFile(folder / f"{kind}.parquet")
@@ -442,9 +439,8 @@ def dataset_dict_save(
         shard = "data-00000-of-00001.arrow"
         writer = ArrowWriter(features=features, path=str(split_folder / shard))
         try:
-            for first in range(0, parquet.num_row_groups, _ROW_GROUPS_AT_ONCE):
-                groups = range(first, min(first + _ROW_GROUPS_AT_ONCE, parquet.num_row_groups))
-                writer.write_table(parquet.read_row_groups(groups))
+            for group in range(parquet.num_row_groups):
+                writer.write_table(parquet.read_row_group(group))
             _, size = writer.finalize()
         finally:
             writer.close()
@@ -460,10 +456,5 @@ def dataset_dict_save(
             "_split": kind,
         }
         (split_folder / "state.json").write_text(json.dumps(state, indent=2, sort_keys=True), encoding="utf-8")
-
-    # Reading Parquet and writing Arrow run in C++ without the GIL: two splits at a time.
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="release-dataset-dict") as pool:
-        for done in [pool.submit(split_save, kind) for kind in kinds]:
-            done.result()
     (target / "dataset_dict.json").write_text(json.dumps({"splits": kinds}), encoding="utf-8")
     return target
