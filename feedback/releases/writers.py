@@ -228,9 +228,10 @@ class _KindFiles:
 
 
 class _MerkleProcess:
-    """`merkle_process` running beside the build: it is handed the files of each kind once they
-    and those before them in the manifest's order are complete, and gives the tree's root and
-    every file's SHA-256 at the end."""
+    """`merkle_process` running beside the build. Each kind's files are named to it in the
+    manifest's order: the JSONL file of the first kind not yet complete is followed while it is
+    written, and the files of the kinds before it are named once complete. At the end it gives
+    the tree's root and every file's SHA-256."""
 
     def __init__(self) -> None:
         self.process = subprocess.Popen(  # noqa: S603 - our own module, with this interpreter
@@ -241,15 +242,32 @@ class _MerkleProcess:
             cwd=_PROJECT_ROOT,
             env={**os.environ, "PYTHONPATH": str(_PROJECT_ROOT)},
         )
-        self.sent = 0  # how many of EXPORT_KINDS it has been given
+        self.named = 0  # how many of EXPORT_KINDS it has been given whole
+        self.following: str | None = None  # the kind whose JSONL file it follows
 
-    def hand_over(self, paths: list[Path]) -> None:
-        if paths and self.process.stdin is not None:
-            self.process.stdin.write(b"".join(os.fsencode(path) + b"\n" for path in paths))
+    def name_ready(self, kinds: Mapping[str, "_KindFiles"]) -> None:
+        """Name the files that have become ready since the last call."""
+        commands = []
+        while self.named < len(EXPORT_KINDS):
+            kind = EXPORT_KINDS[self.named]
+            files = kinds.get(kind)
+            if files is None:
+                break
+            if not files.is_finished:
+                if self.following != kind:
+                    commands.append(f"follow {files.jsonl_path}")
+                    self.following = kind
+                break
+            jsonl = "done" if self.following == kind else "file"
+            commands += [f"{jsonl} {files.jsonl_path}", f"file {files.parquet_path}"]
+            self.named += 1
+            self.following = None
+        if commands and self.process.stdin is not None:
+            self.process.stdin.write(b"".join(os.fsencode(command) + b"\n" for command in commands))
             self.process.stdin.flush()
 
     def result(self) -> dict[str, Any]:
-        """{"leaves", "root" (hex), "sha256" (by file name)}, once every file has been handed over."""
+        """{"leaves", "root" (hex), "sha256" (by file name)}, once every file has been named."""
         out, err = self.process.communicate(b"\n")
         if self.process.returncode != 0:
             raise RuntimeError(f"The Merkle tree process failed: {err.decode(errors='replace').strip()}")
@@ -276,8 +294,8 @@ class ReleaseWriter:
     Kinds may be written in any order and side by side (a battle and its preference pair in one
     pass over the pool). The Merkle tree is built by a process of its own (`merkle_process`)
     from the JSONL files on disk, file by file in the order of `EXPORT_KINDS` (the manifest's
-    `files` order): each file is handed to it as soon as it and the files before it are
-    complete, so it hashes while the build goes on. `finish(kind)` writes a kind's last batch
+    `files` order): it follows the first file not yet complete as it is written, so it hashes
+    while the build goes on. `finish(kind)` writes a kind's last batch
     and closes its files, so a finished kind holds no memory and its file can be hashed;
     writing to it afterwards raises ValueError. Every kind gets both files, empty ones included
     (a zero-row Parquet file still has the schema). `counts` gives the records written per kind
@@ -324,6 +342,7 @@ class ReleaseWriter:
                 raise ValueError(f"Unknown export kind {kind!r}; expected one of {EXPORT_KINDS}.")
             self.folder.mkdir(parents=True, exist_ok=True)
             files = self._kinds[kind] = _KindFiles(self.folder, kind, self.batch_size)
+            self._merkle.name_ready(self._kinds)
         if files.is_finished:
             raise ValueError(f"The files of {kind!r} are finished; nothing more can be written to them.")
         return files
@@ -337,18 +356,7 @@ class ReleaseWriter:
     def finish(self, kind: str) -> None:
         """Write the kind's last Parquet batch and close its files: nothing more comes for it."""
         self._files_of(kind).finish()
-        self._hand_over_finished()
-
-    def _hand_over_finished(self) -> None:
-        """Give the Merkle process the JSONL files of the finished kinds that come next in order."""
-        ready = []
-        while self._merkle.sent < len(EXPORT_KINDS):
-            files = self._kinds.get(EXPORT_KINDS[self._merkle.sent])
-            if files is None or not files.is_finished:
-                break
-            ready += [files.jsonl_path, files.parquet_path]
-            self._merkle.sent += 1
-        self._merkle.hand_over(ready)
+        self._merkle.name_ready(self._kinds)
 
     def close(self) -> None:
         """Finish every kind (the ones never written get empty files), then take the tree's root."""
@@ -358,7 +366,7 @@ class ReleaseWriter:
             for kind in EXPORT_KINDS:
                 files = self._kinds.get(kind) or self._files_of(kind)
                 files.finish()
-            self._hand_over_finished()
+            self._merkle.name_ready(self._kinds)
             result = self._merkle.result()
             for kind in EXPORT_KINDS:
                 self._files.extend(self._kinds[kind].manifest_entries(result["sha256"]))

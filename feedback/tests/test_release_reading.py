@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -101,10 +102,10 @@ def test_outside_a_transaction_postgresql_chunks_come_from_a_thread_that_stops_w
     assert not [thread for thread in threading.enumerate() if thread.name == "release-read-ahead"]
 
 
-def merkle_process_run(paths: list[Path], *, end: bytes = b"\n") -> subprocess.CompletedProcess:
+def merkle_process_run(commands: list[str], *, end: bytes = b"\n") -> subprocess.CompletedProcess:
     return subprocess.run(  # noqa: S603 - our own module
         [sys.executable, "-m", "feedback.releases.merkle_process"],
-        input=b"".join(str(path).encode() + b"\n" for path in paths) + end,
+        input=b"".join(command.encode() + b"\n" for command in commands) + end,
         capture_output=True,
         cwd=ROOT,
         check=False,
@@ -116,7 +117,7 @@ def test_the_merkle_process_hashes_the_lines_of_the_jsonl_files_in_order_and_eve
     first.write_bytes(b'{"x":1}\n{"x":"\xc3\xa9"}\n')
     second.write_bytes(b'{"y":2.5}\n')
     other.write_bytes(b"PAR1 not lines\x00\n\xff")
-    result = merkle_process_run([first, other, second])
+    result = merkle_process_run([f"file {first}", f"file {other}", f"file {second}"])
     assert result.returncode == 0, result.stderr
     answer = json.loads(result.stdout)
     lines = [b'{"x":1}', b'{"x":"\xc3\xa9"}', b'{"y":2.5}']
@@ -127,12 +128,44 @@ def test_the_merkle_process_hashes_the_lines_of_the_jsonl_files_in_order_and_eve
     }
 
 
+def test_the_merkle_process_follows_a_file_while_it_is_written(tmp_path):
+    done, growing = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    done.write_bytes(b'{"x":1}\n')
+    growing.write_bytes(b"")
+    process = subprocess.Popen(  # noqa: S603 - our own module
+        [sys.executable, "-m", "feedback.releases.merkle_process"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+    )
+    process.stdin.write(f"file {done}\nfollow {growing}\n".encode())
+    process.stdin.flush()
+    lines = [b'{"y":%d}' % number for number in range(3000)]
+    with growing.open("ab") as stream:
+        for start in range(0, len(lines), 700):  # pieces that end in the middle of a line
+            piece = b"\n".join(lines[start : start + 700]) + b"\n"
+            stream.write(piece[:-5])
+            stream.flush()
+            time.sleep(0.02)
+            stream.write(piece[-5:])
+            stream.flush()
+    out, err = process.communicate(f"done {growing}\n\n".encode(), timeout=60)
+    assert process.returncode == 0, err
+    answer = json.loads(out)
+    assert answer["leaves"] == 3001
+    assert answer["root"] == merkle_root([b'{"x":1}', *lines]).hex()
+    assert answer["sha256"]["b.jsonl"] == hashlib.sha256(growing.read_bytes()).hexdigest()
+
+
 def test_the_merkle_process_refuses_an_incomplete_file_or_list(tmp_path):
     cut = tmp_path / "cut.jsonl"
     cut.write_bytes(b'{"x":1}\n{"x":')
-    failed = merkle_process_run([cut])
+    failed = merkle_process_run([f"file {cut}"])
     assert failed.returncode != 0 and b"not complete" in failed.stderr
     whole = tmp_path / "whole.jsonl"
     whole.write_bytes(b'{"x":1}\n')
-    unfinished = merkle_process_run([whole], end=b"")
+    unfinished = merkle_process_run([f"file {whole}"], end=b"")
     assert unfinished.returncode != 0 and b"closing empty line" in unfinished.stderr
+    unknown = merkle_process_run([f"hash {whole}"])
+    assert unknown.returncode != 0 and b"Unknown command" in unknown.stderr
