@@ -19,6 +19,7 @@ import json
 import os
 import subprocess
 import sys
+from collections import deque
 from collections.abc import Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -42,10 +43,11 @@ DEFAULT_BATCH_SIZE = 10_000
 BATCH_BYTES = 1 << 20
 _HASH_CHUNK = 1 << 20
 _MIN_BLOCK = 1 << 20
+_QUEUED_BATCHES = 3  # per kind: a short queue rides out a slow batch without holding up Python
 _FREE_TEXT = frozenset({"text", "prompt", "answer"})
-# The DatasetDict takes the Parquet row groups this many at a time (8 MB of JSON or 80,000
+# The DatasetDict takes the Parquet row groups this many at a time (4 MB of JSON or 40,000
 # records at most): one at a time, `datasets`' own work per write took longer than the data.
-_ROW_GROUPS_AT_ONCE = 8
+_ROW_GROUPS_AT_ONCE = 4
 _M_MMAP_THRESHOLD = -3  # mallopt's parameter number, from glibc's malloc.h
 _MMAP_THRESHOLD = 256 << 10
 _malloc_tuned = False
@@ -113,8 +115,8 @@ class _BatchWriter:
 
     pyarrow parses the lines (its JSON reader, with the kind's schema) and encodes the row
     group in C++ without holding the GIL, and a large write to a file releases it too, so the
-    next batch is built in Python meanwhile. At most one batch waits while another is written,
-    which bounds the memory to two batches.
+    next batches are built in Python meanwhile. At most `_QUEUED_BATCHES` batches wait or are
+    being written, which bounds the memory (batches are small: `BATCH_BYTES`).
     """
 
     def __init__(self, jsonl_path: Path, parquet_path: Path, schema: pa.Schema) -> None:
@@ -125,7 +127,7 @@ class _BatchWriter:
         )
         self._options = pa_json.ParseOptions(explicit_schema=schema, unexpected_field_behavior="error")
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="release-files")
-        self._pending: Future | None = None
+        self._pending: deque[Future] = deque()
 
     def _write(self, data: bytearray) -> None:
         self.jsonl.write(data)
@@ -139,14 +141,15 @@ class _BatchWriter:
 
     def submit(self, lines: bytearray) -> None:
         """Write `lines` (JSON lines, each ending in a newline; not to be changed any more):
-        to the JSONL file, and as the next Parquet row group."""
-        self.wait()
-        self._pending = self._pool.submit(self._write, lines)
+        to the JSONL file, and as the next Parquet row group. Waits while `_QUEUED_BATCHES`
+        batches are still to be written."""
+        while len(self._pending) >= _QUEUED_BATCHES:
+            self._pending.popleft().result()
+        self._pending.append(self._pool.submit(self._write, lines))
 
     def wait(self) -> None:
-        if self._pending is not None:
-            pending, self._pending = self._pending, None
-            pending.result()
+        while self._pending:
+            self._pending.popleft().result()
 
     def close(self) -> None:
         try:
@@ -161,10 +164,11 @@ class _BatchWriter:
 
     def abort(self) -> None:
         try:
-            if self._pending is not None:
-                self._pending.exception()  # let it finish; its error does not matter any more
+            for pending in self._pending:
+                if not pending.cancel():  # already started: let it finish, its error does not matter
+                    pending.exception()
         finally:
-            self._pending = None
+            self._pending.clear()
             self._pool.shutdown()
             try:
                 self.parquet.close()
