@@ -2,16 +2,18 @@
 
 What goes in: conversations of the community whose owner has not asked for erasure and that
 are arena conversations with at least one vote or donated conversations; within them voted
-battles, human corrections, ratings, and claim checks. (When moderation lands, items it hid or
-has not accepted are left out here, in `conversations_accepted`.)
+battles, human corrections, ratings, and claim checks; items moderation hid or has not accepted
+are left out (`conversations_accepted`, `feedback.moderation.selectors`).
 
 Everything a person wrote or a model answered passes the personal-information redactor, and
 every contributor id becomes a pseudonym from a keyed hash (HMAC-SHA256) whose key is never
 published; the release id is part of the hashed message, so pseudonyms differ between releases.
 
-Reads are chunked: battles and answers are streamed with `.iterator()` (a server-side cursor
-on PostgreSQL) and the messages they need are fetched per chunk of conversations, so memory
-does not grow with the size of the pool.
+Reads are chunked: battles, conversations and candidate answers are streamed with
+`.iterator()` (a server-side cursor on PostgreSQL) and what each chunk needs (its messages,
+reviews and languages) is fetched per chunk, so memory does not grow with the size of the pool.
+Each stage's chunks are read one ahead, in a thread of their own (`read_ahead`), while the
+caller turns the last one into records.
 """
 
 import hashlib
