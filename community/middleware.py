@@ -17,10 +17,7 @@ def _holds_nul(request: HttpRequest) -> bool:
         return True
     if any(NUL in key or any(NUL in value for value in values) for key, values in request.GET.lists()):
         return True
-    if request.method == "POST" and request.content_type in (
-        "application/x-www-form-urlencoded",
-        "multipart/form-data",
-    ):
+    if request.method == "POST" and request.content_type in FORMS:
         return any(NUL in key or any(NUL in value for value in values) for key, values in request.POST.lists())
     return False
 

@@ -33,8 +33,10 @@ from feedback.models import (
     ClaimLabel,
     Conversation,
     Donation,
+    FlagResponse,
     Message,
     ModerationStatus,
+    Ranking,
     Rating,
     ReviewGate,
 )
@@ -42,6 +44,7 @@ from feedback.moderation.gates import message_accepted_q
 from feedback.moderation.selectors import answer_accepted_q, battle_accepted_q, conversation_flagged_high_q
 from feedback.privacy.pii import pii_redact, redacted_text_of
 from feedback.releases.expressions import AnyOf, EpochSeconds, UtcIso
+from feedback.releases.formats import CLAIM_LABELS
 from feedback.releases.read_ahead import read_ahead
 
 CHUNK = 2000
@@ -250,15 +253,16 @@ def _answer_chunks(
         rows = list(answers.filter(AnyOf(F("pk"), chunk)))
         if rows:
             conversation_ids = {row[2] for row in rows}
-            yield _AnswerChunk(rows, texts_of(conversation_ids), _conversation_languages(conversation_ids))
+            yield _AnswerChunk(
+                rows, texts_of(conversation_ids), _conversation_languages(AnyOf(F("conversation_id"), conversation_ids))
+            )
 
 
-def _conversation_languages(conversation_ids: set[int]) -> dict[int, str]:
+def _conversation_languages(battles: Q | AnyOf) -> dict[int, str]:
+    """The language of each conversation that has battles matching `battles`: its first turn's."""
     languages: dict[int, str] = {}
     for conversation_id, language in (
-        Battle.objects.filter(AnyOf(F("conversation_id"), conversation_ids))
-        .order_by("turn")
-        .values_list("conversation_id", "language")
+        Battle.objects.filter(battles).order_by("turn").values_list("conversation_id", "language")
     ):
         languages.setdefault(conversation_id, language)
     return languages
@@ -350,8 +354,6 @@ def _tree_chunks(*, community: Community | None) -> Iterator[_TreeChunk]:
     """The accepted conversations without an open high-severity flag, in chunks of CHUNK, each
     read by its range of ids (`conversation_id BETWEEN first AND last`), not by a list of
     thousands of ids, which costs more to send and to plan than to read."""
-    from feedback.models import FlagResponse, Ranking
-
     conversations = (
         conversations_accepted(community=community)
         .exclude(conversation_flagged_high_q("pk"))
@@ -367,7 +369,7 @@ def _tree_chunks(*, community: Community | None) -> Iterator[_TreeChunk]:
         chunk = _TreeChunk(
             conversations={row[0]: row for row in conversation_chunk},
             messages=rows,
-            languages=_conversation_languages_in(first, last),
+            languages=_conversation_languages(Q(conversation_id__gte=first, conversation_id__lte=last)),
             accepted=set(
                 ReviewGate.objects.filter(AnyOf(F("message_id"), ids), is_accepted=True).values_list(
                     "message_id", flat=True
@@ -458,17 +460,6 @@ def tree_messages(*, community: Community | None, pseudonyms: Pseudonyms) -> Ite
             }
 
 
-def _conversation_languages_in(first: int, last: int) -> dict[int, str]:
-    languages: dict[int, str] = {}
-    for conversation_id, language in (
-        Battle.objects.filter(conversation_id__gte=first, conversation_id__lte=last)
-        .order_by("turn")
-        .values_list("conversation_id", "language")
-    ):
-        languages.setdefault(conversation_id, language)
-    return languages
-
-
 def _claim_chunks(
     *, community: Community | None
 ) -> Iterator[tuple[_AnswerChunk, dict[int, list[tuple[int, str]]], dict[int, dict[str, int]], dict[int, set[int]]]]:
@@ -514,9 +505,7 @@ def claim_annotations(*, community: Community | None) -> Iterator[dict]:
                 "claims": [
                     {
                         "text": pii_redact(claim_text),
-                        "labels": {
-                            v: votes[claim_id].get(v, 0) for v in ("true", "false", "subjective", "unverifiable")
-                        },
+                        "labels": {label: votes[claim_id].get(label, 0) for label in CLAIM_LABELS},
                     }
                     for claim_id, claim_text in claims[answer_id]
                 ],

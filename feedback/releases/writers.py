@@ -36,13 +36,12 @@ from feedback.releases.merkle import canonical_json_fast
 DEFAULT_BATCH_SIZE = 10_000
 # A Parquet row group closes at DEFAULT_BATCH_SIZE records or at this many bytes of JSON,
 # whichever comes first: long conversations would otherwise make a batch of 10,000 records
-# weigh hundreds of megabytes. (Small row groups keep the build small: three batches per kind
-# are in memory at most, one being filled, one waiting and one being converted, and two kinds
-# are written side by side. On a release of 100,000 battles, batches of 1 MB instead of 4 MB
-# took 34 MB off the peak, in the same time.)
+# weigh hundreds of megabytes. (Small row groups keep the build small: per kind, one batch is
+# being filled and at most `_QUEUED_BATCHES` wait or are being written, and two kinds are
+# written side by side. On a release of 100,000 battles, batches of 1 MB instead of 4 MB took
+# 34 MB off the peak, in the same time.)
 BATCH_BYTES = 1 << 20
 _HASH_CHUNK = 1 << 20
-_MIN_BLOCK = 1 << 20
 _QUEUED_BATCHES = 3  # per kind: a short queue rides out a slow batch without holding up Python
 _FREE_TEXT = frozenset({"text", "prompt", "answer"})
 # The DatasetDict takes the Parquet row groups this many at a time (4 MB of JSON or 40,000
@@ -52,7 +51,6 @@ _M_MMAP_THRESHOLD = -3  # mallopt's parameter number, from glibc's malloc.h
 _MMAP_THRESHOLD = 256 << 10
 _malloc_tuned = False
 _PROJECT_ROOT = Path(__file__).resolve().parents[2]
-_FILE_BUFFER = 1 << 20
 _COLUMNS = {kind: frozenset(schema.names) for kind, schema in SCHEMAS.items()}
 
 
@@ -135,7 +133,7 @@ class _BatchWriter:
         # The batch as one block, parsed by this thread alone: a line longer than a block
         # would not parse, and several kinds are converted at once (each of pyarrow's own
         # threads would keep memory of its own).
-        options = pa_json.ReadOptions(use_threads=False, block_size=max(len(data), _MIN_BLOCK))
+        options = pa_json.ReadOptions(use_threads=False, block_size=len(data))
         table = pa_json.read_json(source, read_options=options, parse_options=self._options)
         self.parquet.write_table(table.select(self.schema.names).cast(self.schema))
 
