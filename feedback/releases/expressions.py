@@ -74,6 +74,10 @@ class AnyOf(Lookup):
     longer to bind them than PostgreSQL to answer, and PostgreSQL plans an array as the short
     list it is (index lookups), where a join on a range of ids was planned as a scan of the
     whole table. SQLite gets the plain `IN` list.
+
+    The array goes as one text parameter in PostgreSQL's array syntax (`{1,2,3}`), written by
+    `str.join`: psycopg dumps a Python list element by element in Python, which cost a release
+    of a million battles 12 s, most of the reading thread's time.
     """
 
     lookup_name = "any_of"
@@ -88,4 +92,5 @@ class AnyOf(Lookup):
 
     def as_postgresql(self, compiler, connection):
         lhs, lhs_params = self.process_lhs(compiler, connection)
-        return f"{lhs} = ANY(%s::bigint[])", [*lhs_params, list(self.rhs)]
+        array = "{" + ",".join(map(str, map(int, self.rhs))) + "}"
+        return f"{lhs} = ANY(%s::bigint[])", [*lhs_params, array]

@@ -29,8 +29,6 @@ import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-import orjson
-
 HASH_SIZE = 32
 LEAF_PREFIX = b"\x00"
 NODE_PREFIX = b"\x01"
@@ -54,48 +52,6 @@ def canonical_json(record: Mapping[str, Any]) -> bytes:
         allow_nan=False,
     )
     return text.encode("utf-8")
-
-
-# orjson writes what `canonical_json` writes (keys sorted by code point, the same separators,
-# UTF-8, the same string escapes, the same shortest float digits) except for floats below
-# 1e-4 in magnitude, where Python writes `1e-05` and orjson `0.00001`, and `1.5e-07` against
-# `1.5e-7`. Its output is taken only when it holds neither a digit followed by `e-` nor a
-# value starting `0.000`, one of which every such float holds (checked on a million random floats);
-# otherwise (a text that says "1e-3" costs only time), or for a record that is not a plain
-# dict, the slow path decides. One more difference: NaN, which `canonical_json` refuses,
-# orjson writes as null; the line then holds null, and its leaf is still `canonical_json` of
-# the line as written.
-
-
-def _may_differ(data: bytes) -> bool:
-    """Whether orjson's output may hold a float that Python's json writes otherwise: a number
-    that starts `0.000` (where a JSON value starts: after `:`, `,`, `[` or a minus sign), or a
-    digit followed by `e-`. (Most lines hold neither string at all: `in` says so at C speed.)"""
-    if b"0.000" in data:
-        position = data.find(b"0.000")
-        while position > 0:
-            if data[position - 1] in b":,[-":
-                return True
-            position = data.find(b"0.000", position + 1)
-    if b"e-" in data:
-        position = data.find(b"e-")
-        while position > 0:
-            if 48 <= data[position - 1] <= 57:  # a digit before "e-"
-                return True
-            position = data.find(b"e-", position + 2)
-    return False
-
-
-def canonical_json_fast(record: Mapping[str, Any]) -> bytes:
-    """`canonical_json(record)` for a plain dict of finite numbers, about ten times faster."""
-    if isinstance(record, dict):
-        try:
-            data = orjson.dumps(record, option=orjson.OPT_SORT_KEYS)
-        except (TypeError, orjson.JSONEncodeError):
-            return canonical_json(record)
-        if not _may_differ(data):
-            return data
-    return canonical_json(record)
 
 
 def jsonl_leaves(lines: Iterable[str]) -> Iterator[bytes]:

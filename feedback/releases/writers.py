@@ -26,12 +26,13 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, BinaryIO
 
+import orjson
 import pyarrow as pa
 import pyarrow.json as pa_json
 import pyarrow.parquet as pq
 
 from feedback.releases.formats import EXPORT_KINDS, SCHEMAS
-from feedback.releases.merkle import canonical_json_fast
+from feedback.releases.merkle import canonical_json
 
 DEFAULT_BATCH_SIZE = 10_000
 # A Parquet row group closes at DEFAULT_BATCH_SIZE records or at this many bytes of JSON,
@@ -90,13 +91,66 @@ def memory_settle() -> None:
         pass
 
 
+# orjson writes what `merkle.canonical_json` writes (keys sorted by code point, the same
+# separators, UTF-8, the same string escapes, the same shortest digits for floats) except for
+# floats below 1e-4 in magnitude, where Python writes `1e-05` and orjson `0.00001` (and `1e-07`
+# against `1e-7`), and NaN and the infinities, which canonical JSON refuses and orjson writes as
+# null. A record's floats sit in its kind's float columns, at the top or in the structs of a
+# list column (`_float_fields`): a number anywhere else does not parse into the kind's Parquet
+# schema, and the build fails. So the writer checks those few values, not the line's bytes
+# (searching every line for `e-` and `0.000` cost 1.7 microseconds a line), and a record that
+# holds such a float is written by `canonical_json` itself.
+_ORJSON_EXACT_FROM = 1e-4
+
+
+def _float_fields(schema: pa.Schema) -> tuple[tuple[str, str | None], ...]:
+    """(column, None) for each float column of the schema, (column, field) for each float
+    field of the structs of a list column."""
+    fields: list[tuple[str, str | None]] = []
+    for column in schema:
+        if pa.types.is_floating(column.type):
+            fields.append((column.name, None))
+        elif pa.types.is_list(column.type) and pa.types.is_struct(column.type.value_type):
+            struct = column.type.value_type
+            fields += [
+                (column.name, struct.field(i).name)
+                for i in range(struct.num_fields)
+                if pa.types.is_floating(struct.field(i).type)
+            ]
+    return tuple(fields)
+
+
+_FLOATS = {kind: _float_fields(schema) for kind, schema in SCHEMAS.items()}
+
+
+def _orjson_writes_alike(value: Any) -> bool:
+    """Whether orjson writes this value of a float column as Python's json does."""
+    if isinstance(value, float):
+        return value == 0.0 or _ORJSON_EXACT_FROM <= abs(value) <= sys.float_info.max
+    return True  # None, an int, or what the schema refuses
+
+
 def _record_line(kind: str, record: Mapping[str, Any]) -> bytes:
     """The record's canonical JSON line, after checking it has exactly the kind's columns."""
     names = _COLUMNS[kind]
     if record.keys() != names:
         missing, extra = sorted(names - set(record)), sorted(set(record) - names)
         raise ValueError(f"A {kind} record has the wrong keys: missing {missing}, extra {extra}.")
-    return canonical_json_fast(record)
+    for column, field in _FLOATS[kind]:
+        value = record[column]
+        if field is None:
+            if not _orjson_writes_alike(value):
+                return canonical_json(record)
+        elif isinstance(value, list):
+            for item in value:
+                if isinstance(item, dict) and not _orjson_writes_alike(item.get(field)):
+                    return canonical_json(record)
+    if not isinstance(record, dict):
+        return canonical_json(record)
+    try:
+        return orjson.dumps(record, option=orjson.OPT_SORT_KEYS)
+    except (TypeError, orjson.JSONEncodeError):  # an integer beyond 64 bits, a subclass orjson refuses...
+        return canonical_json(record)
 
 
 def _statistics_columns(schema: pa.Schema) -> list[str]:
@@ -127,7 +181,7 @@ class _BatchWriter:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="release-files")
         self._pending: deque[Future] = deque()
 
-    def _write(self, data: bytearray) -> None:
+    def _write(self, data: bytes) -> None:
         self.jsonl.write(data)
         source = pa.BufferReader(pa.py_buffer(data))  # no copy, and read without the GIL
         # The batch as one block, parsed by this thread alone: a line longer than a block
@@ -137,8 +191,8 @@ class _BatchWriter:
         table = pa_json.read_json(source, read_options=options, parse_options=self._options)
         self.parquet.write_table(table.select(self.schema.names).cast(self.schema))
 
-    def submit(self, lines: bytearray) -> None:
-        """Write `lines` (JSON lines, each ending in a newline; not to be changed any more):
+    def submit(self, lines: bytes) -> None:
+        """Write `lines` (JSON lines, each ending in a newline):
         to the JSONL file, and as the next Parquet row group. Waits while `_QUEUED_BATCHES`
         batches are still to be written."""
         while len(self._pending) >= _QUEUED_BATCHES:
@@ -183,23 +237,23 @@ class _KindFiles:
         self.jsonl_path = folder / f"{kind}.jsonl"
         self.parquet_path = folder / f"{kind}.parquet"
         self.files = _BatchWriter(self.jsonl_path, self.parquet_path, SCHEMAS[kind])
-        self.batch = bytearray()  # the lines not yet written, each ending in a newline
-        self.batch_rows = 0
+        self.batch: list[bytes] = []  # the lines not yet written, without their newlines
+        self.batch_bytes = 0
         self.rows = 0
         self.is_finished = False
 
     def write_line(self, line: bytes) -> None:
-        self.batch += line
-        self.batch += b"\n"
-        self.batch_rows += 1
+        self.batch.append(line)
+        self.batch_bytes += len(line) + 1
         self.rows += 1
-        if self.batch_rows >= self.batch_size or len(self.batch) >= BATCH_BYTES:
+        if len(self.batch) >= self.batch_size or self.batch_bytes >= BATCH_BYTES:
             self.flush()
 
     def flush(self) -> None:
-        if self.batch_rows:
-            self.files.submit(self.batch)
-            self.batch, self.batch_rows = bytearray(), 0
+        if self.batch:
+            self.batch.append(b"")  # the last line's newline
+            self.files.submit(b"\n".join(self.batch))
+            self.batch, self.batch_bytes = [], 0
 
     def finish(self) -> None:
         """Write the last batch and close the files."""
@@ -226,7 +280,7 @@ class _KindFiles:
 
     def abort(self) -> None:
         """Close the files without writing the pending batch (after an error)."""
-        self.batch, self.batch_rows = bytearray(), 0
+        self.batch, self.batch_bytes = [], 0
         if not self.is_finished:
             self.is_finished = True
             self.files.abort()

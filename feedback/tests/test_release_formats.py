@@ -12,6 +12,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from feedback.releases.formats import (
     EXPORT_KINDS,
@@ -24,7 +26,7 @@ from feedback.releases.formats import (
     unpaired_record,
 )
 from feedback.releases.merkle import EMPTY_ROOT, canonical_json, jsonl_leaves, merkle_root
-from feedback.releases.writers import ReleaseWriter, dataset_dict_save
+from feedback.releases.writers import ReleaseWriter, _record_line, dataset_dict_save
 
 # Read by huggingface_hub and datasets when they are first imported (inside the tests below).
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -741,3 +743,42 @@ def test_building_the_dataset_dict_reads_a_few_row_groups_at_a_time(tmp_path: Pa
     assert pq.read_metadata(tmp_path / "battles.parquet").num_row_groups == 20  # read 4 at a time
     loaded = __import__("datasets").load_from_disk(str(dataset_dict_save(tmp_path)))
     assert loaded["battles"].num_rows == 2_000 and loaded["battles"][1999] == battles[1999]
+
+
+# --- the lines the writer writes: orjson where it writes what canonical JSON writes --------------
+
+_TEXT = st.text(st.characters(exclude_categories=("Cs",)), max_size=12)
+_FLOAT = st.floats(allow_nan=False, allow_infinity=False) | st.sampled_from(
+    [1e-05, 1.5e-07, 5e-324, -2.5e-06, 0.0001, 0.00012, 1e16, 0.0, -0.0]
+)
+
+
+def _column_values(data_type: pa.DataType) -> st.SearchStrategy:
+    """Values of a column of this Arrow type, floats of every size included."""
+    if pa.types.is_floating(data_type):
+        return st.none() | _FLOAT
+    if pa.types.is_integer(data_type):
+        return st.integers(min_value=-(2**63), max_value=2**63 - 1)
+    if pa.types.is_boolean(data_type):
+        return st.booleans()
+    if pa.types.is_list(data_type):
+        return st.lists(_column_values(data_type.value_type), max_size=3)
+    if pa.types.is_struct(data_type):
+        fields = [data_type.field(i) for i in range(data_type.num_fields)]
+        return st.fixed_dictionaries({field.name: _column_values(field.type) for field in fields})
+    return st.none() | _TEXT
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.data())
+@pytest.mark.parametrize("kind", EXPORT_KINDS)
+def test_every_line_is_written_as_canonical_json_writes_it(kind: str, data: st.DataObject) -> None:
+    record = data.draw(_column_values(pa.struct(list(SCHEMAS[kind]))))
+    assert _record_line(kind, record) == canonical_json(record)
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf")])
+def test_a_float_that_is_not_json_is_refused(value: float) -> None:
+    record = message_record(message_make(rank=value))
+    with pytest.raises(ValueError):
+        _record_line("message_trees", record)
