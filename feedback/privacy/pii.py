@@ -102,10 +102,12 @@ def pii_redact(text: str, *, placeholder: Callable[[PiiMatch], str] | None = Non
 
 
 def text_key(text: str) -> int:
-    """A 64-bit fingerprint of a text (BLAKE2b), as a signed integer a BigIntegerField holds:
-    tells whether a stored redaction was computed from this very text."""
-    digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).digest()
-    return int.from_bytes(digest, "big", signed=True)
+    """A 64-bit fingerprint of a text, as a signed integer a BigIntegerField holds: the first
+    8 bytes of the SHA-256 of its UTF-8, big-endian. Tells whether a stored redaction was
+    computed from this very text. (SHA-256 because PostgreSQL computes it too: a release asks
+    the database which stored redactions are fresh, `releases.expressions.TextKey`.)"""
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
 
 
 def text_redacted(text: str) -> str:
@@ -120,6 +122,14 @@ def redacted_text_of(text: str, stored: str, stored_from: int | None) -> str:
     """`pii_redact(text)`, taken from the stored redaction when it was computed from this very
     text (`stored_from == text_key(text)`), computed anew otherwise."""
     if stored_from is not None and stored_from == text_key(text):
+        return stored or text
+    return pii_redact(text)
+
+
+def released_text(text: str, stored: str, is_fresh: bool | None) -> str:
+    """`redacted_text_of` where the database has compared the fingerprints: the stored
+    redaction when `is_fresh`, else (stale, or never stored: None) the text redacted anew."""
+    if is_fresh:
         return stored or text
     return pii_redact(text)
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from itertools import islice
 
 from django.conf import settings
-from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.db.models import BooleanField, Exists, ExpressionWrapper, F, OuterRef, Q, QuerySet
 
 from community.models import Community, ErasureRequest
 from feedback.models import (
@@ -42,8 +42,8 @@ from feedback.models import (
 )
 from feedback.moderation.gates import message_accepted_q
 from feedback.moderation.selectors import answer_accepted_q, battle_accepted_q, conversation_flagged_high_q
-from feedback.privacy.pii import pii_redact, redacted_text_of
-from feedback.releases.expressions import AnyOf, EpochSeconds, UtcIso
+from feedback.privacy.pii import pii_redact, released_text
+from feedback.releases.expressions import AnyOf, EpochSeconds, TextKey, UtcIso
 from feedback.releases.formats import CLAIM_LABELS
 from feedback.releases.read_ahead import read_ahead
 
@@ -104,7 +104,14 @@ def conversations_accepted(*, community: Community | None) -> QuerySet[Conversat
     return conversations
 
 
-_TEXT_COLUMNS = ("id", "parent_id", "role", "text", "text_redacted", "redacted_from")
+def _with_freshness(messages: QuerySet[Message]) -> QuerySet[Message]:
+    """The messages with `is_fresh`: whether the redaction stored with each was computed from
+    its text as it is now (the database compares the fingerprints; `pii.released_text`)."""
+    fresh = ExpressionWrapper(Q(redacted_from=TextKey("text")), output_field=BooleanField())
+    return messages.annotate(is_fresh=fresh)
+
+
+_TEXT_COLUMNS = ("id", "parent_id", "role", "text", "text_redacted", "is_fresh")
 
 
 def _texts(messages: QuerySet[Message]) -> dict[int, tuple[int | None, str, str]]:
@@ -112,10 +119,10 @@ def _texts(messages: QuerySet[Message]) -> dict[int, tuple[int | None, str, str]
     needs. The text is redacted from the redaction stored with the message, computed anew only
     where the text changed since."""
     return {
-        message_id: (parent_id, role, redacted_text_of(text, redacted, redacted_from))
-        for message_id, parent_id, role, text, redacted, redacted_from in messages.order_by().values_list(
-            *_TEXT_COLUMNS
-        )
+        message_id: (parent_id, role, released_text(text, redacted, is_fresh))
+        for message_id, parent_id, role, text, redacted, is_fresh in _with_freshness(messages)
+        .order_by()
+        .values_list(*_TEXT_COLUMNS)
     }
 
 
@@ -208,7 +215,7 @@ def battles(*, community: Community | None, pseudonyms: Pseudonyms) -> Iterator[
 
 
 _ANSWER_COLUMNS = (
-    "id", "parent_id", "conversation_id", "text", "text_redacted", "redacted_from", "author_id", "corrects_id",
+    "id", "parent_id", "conversation_id", "text", "text_redacted", "is_fresh", "author_id", "corrects_id",
     "conversation__community__slug", "conversation__community__licence_name", "conversation__community__language",
 )  # fmt: skip
 
@@ -243,7 +250,7 @@ def _answer_chunks(
     ids = candidates.order_by(field).values_list(field, flat=True).distinct()
     accepted = conversations_accepted(community=community).filter(pk=OuterRef("conversation_id"))
     answers = (
-        Message.objects.filter(role=Message.Role.ASSISTANT)
+        _with_freshness(Message.objects.filter(role=Message.Role.ASSISTANT))
         .filter(Exists(accepted), answer_accepted_q())
         .filter(extra or Q())
         .order_by("pk")
@@ -278,7 +285,7 @@ def corrections(*, community: Community | None, pseudonyms: Pseudonyms) -> Itera
     )
     for chunk in read_ahead(chunks):
         for row in chunk.answers:
-            answer_id, parent_id, _, text, redacted, redacted_from, author_id, corrects_id, slug, licence, _ = row
+            answer_id, parent_id, _, text, redacted, is_fresh, author_id, corrects_id, slug, licence, _ = row
             yield {
                 "id": answer_id,
                 "community": slug,
@@ -286,7 +293,7 @@ def corrections(*, community: Community | None, pseudonyms: Pseudonyms) -> Itera
                 "language": chunk.language(row),
                 "prompt": chat_to(chunk.texts, parent_id),
                 "model_answer": chunk.texts[corrects_id][2],
-                "human_answer": redacted_text_of(text, redacted, redacted_from),
+                "human_answer": released_text(text, redacted, is_fresh),
                 "author": pseudonyms(author_id),
             }
 
@@ -308,14 +315,14 @@ def _rated_chunks(*, community: Community | None) -> Iterator[tuple[_AnswerChunk
 def rated_answers(*, community: Community | None) -> Iterator[dict]:
     for chunk, ratings in read_ahead(_rated_chunks(community=community)):
         for row in chunk.answers:
-            answer_id, parent_id, _, text, redacted, redacted_from, _, _, slug, licence, _ = row
+            answer_id, parent_id, _, text, redacted, is_fresh, _, _, slug, licence, _ = row
             yield {
                 "id": answer_id,
                 "community": slug,
                 "licence": licence,
                 "language": chunk.language(row),
                 "prompt": chat_to(chunk.texts, parent_id),
-                "completion": redacted_text_of(text, redacted, redacted_from),
+                "completion": released_text(text, redacted, is_fresh),
                 "ratings": {scale: values for scale, values in ratings[answer_id].items()},
             }
 
@@ -345,7 +352,7 @@ class _TreeChunk:
 
 
 _TREE_COLUMNS = (
-    "id", "parent_id", "conversation_id", "role", "text", "text_redacted", "redacted_from", "author_id",
+    "id", "parent_id", "conversation_id", "role", "text", "text_redacted", "is_fresh", "author_id",
     "endpoint__name", "external_model", "created", "moderation_status",
 )  # fmt: skip
 
@@ -361,7 +368,11 @@ def _tree_chunks(*, community: Community | None) -> Iterator[_TreeChunk]:
         .values_list("id", "community__slug", "community__licence_name", "community__language")
     )
     erased = ErasureRequest.objects.values("user_pk")
-    messages = Message.objects.annotate(created=UtcIso("created_at")).order_by("pk").values_list(*_TREE_COLUMNS)
+    messages = (
+        _with_freshness(Message.objects.annotate(created=UtcIso("created_at")))
+        .order_by("pk")
+        .values_list(*_TREE_COLUMNS)
+    )
     for conversation_chunk in batched(conversations.iterator(chunk_size=CHUNK), CHUNK):
         first, last = conversation_chunk[0][0], conversation_chunk[-1][0]
         rows = list(messages.filter(conversation_id__gte=first, conversation_id__lte=last))
@@ -421,7 +432,7 @@ def tree_messages(*, community: Community | None, pseudonyms: Pseudonyms) -> Ite
         conversations, ratings, flags, ranks = chunk.conversations, chunk.ratings, chunk.flags, chunk.ranks
         left_out: set[int] = set()  # not released, and so neither is what follows it
         for (
-            message_id, parent_id, conversation_id, role, text, redacted, redacted_from, author_id, model,
+            message_id, parent_id, conversation_id, role, text, redacted, is_fresh, author_id, model,
             external_model, created, status,
         ) in chunk.messages:  # in order of id: a parent before its children  # fmt: skip
             conversation = conversations.get(conversation_id)
@@ -447,7 +458,7 @@ def tree_messages(*, community: Community | None, pseudonyms: Pseudonyms) -> Ite
                 "parent_id": f"m-{parent_id}" if parent_id else None,
                 "conversation_id": f"c-{conversation_id}",
                 "role": role,
-                "text": redacted_text_of(text, redacted, redacted_from),
+                "text": released_text(text, redacted, is_fresh),
                 "lang": chunk.languages.get(conversation_id) or community_language,
                 "author": pseudonyms(author_id),
                 "model": model or external_model or None,
@@ -493,7 +504,7 @@ def _claim_chunks(
 def claim_annotations(*, community: Community | None) -> Iterator[dict]:
     for chunk, claims, votes, annotators in read_ahead(_claim_chunks(community=community)):
         for row in chunk.answers:
-            answer_id, parent_id, _, text, redacted, redacted_from, _, _, slug, licence, _ = row
+            answer_id, parent_id, _, text, redacted, is_fresh, _, _, slug, licence, _ = row
             prompt = chunk.texts.get(parent_id)
             yield {
                 "answer_id": f"m-{answer_id}",
@@ -501,7 +512,7 @@ def claim_annotations(*, community: Community | None) -> Iterator[dict]:
                 "licence": licence,
                 "language": chunk.language(row),
                 "prompt": prompt[2] if prompt else "",
-                "answer": redacted_text_of(text, redacted, redacted_from),
+                "answer": released_text(text, redacted, is_fresh),
                 "claims": [
                     {
                         "text": pii_redact(claim_text),

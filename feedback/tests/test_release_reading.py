@@ -9,6 +9,7 @@ import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -16,7 +17,9 @@ from django.db import connection
 from django.db.models import F
 
 from feedback.models import Message
-from feedback.releases.expressions import AnyOf, EpochSeconds, UtcIso
+from feedback.privacy.pii import text_key
+from feedback.releases import pool
+from feedback.releases.expressions import AnyOf, EpochSeconds, TextKey, UtcIso
 from feedback.releases.formats import created_date_format
 from feedback.releases.merkle import merkle_root
 from feedback.releases.read_ahead import read_ahead
@@ -49,6 +52,57 @@ def test_the_database_writes_times_exactly_as_python_does():
         assert iso == created_date_format(moment), moment
         assert epoch == moment.timestamp(), moment  # the same float, not a close one
         assert isinstance(epoch, float)
+
+
+TEXTS = ["", "Hello.", "Grüße aus Köln 🌊\n\tzweite Zeile", "日本語のテキスト", "a" * 5000, "quote ' and \\ backslash"]
+
+
+@pytest.mark.django_db
+def test_the_database_computes_the_text_key_exactly_as_python_does():
+    battle = battle_ready()
+    message = Message.objects.filter(conversation=battle.conversation).first()
+    for text in TEXTS:
+        Message.objects.filter(pk=message.pk).update(text=text)
+        assert Message.objects.filter(pk=message.pk).annotate(key=TextKey("text")).values_list(
+            "key", flat=True
+        ).get() == (text_key(text)), text
+
+
+@pytest.mark.django_db
+def test_a_release_takes_a_stored_redaction_only_while_the_database_finds_it_fresh():
+    battle = battle_ready(text_a="Tides follow the moon.")
+    answer = battle.answer_a_id
+    texts = lambda: pool.texts_of([battle.conversation_id])[answer][2]  # noqa: E731
+    # Stored with the fingerprint of the text as it is: taken as stored (not recomputed).
+    Message.objects.filter(pk=answer).update(
+        text_redacted="[AS STORED]", redacted_from=text_key("Tides follow the moon.")
+    )
+    assert texts() == "[AS STORED]"
+    # Nothing stored, or stored from another text: the text redacted anew.
+    Message.objects.filter(pk=answer).update(redacted_from=None)
+    assert texts() == "Tides follow the moon."
+    Message.objects.filter(pk=answer).update(
+        text="Mail ada@example.org.", redacted_from=text_key("Tides follow the moon.")
+    )
+    assert texts() == "Mail [EMAIL]."
+
+
+@pytest.mark.django_db
+def test_the_migration_to_sha256_keys_renews_only_the_fingerprints_that_were_fresh():
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("feedback.migrations.0012_text_key_sha256")
+    battle = battle_ready(text_a="Fresh text.", text_b="Stale text.")
+    Message.objects.filter(pk=battle.answer_a_id).update(redacted_from=migration._blake2b_key("Fresh text."))
+    Message.objects.filter(pk=battle.answer_b_id).update(redacted_from=migration._blake2b_key("An older text."))
+    migration.keys_renew(apps, SimpleNamespace(connection=connection))
+    keys = dict(
+        Message.objects.filter(pk__in=[battle.answer_a_id, battle.answer_b_id]).values_list("pk", "redacted_from")
+    )
+    assert keys[battle.answer_a_id] == text_key("Fresh text.")
+    assert keys[battle.answer_b_id] == migration._blake2b_key("An older text.")  # still stale: redacted anew
 
 
 @pytest.mark.django_db
