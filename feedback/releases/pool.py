@@ -9,11 +9,12 @@ Everything a person wrote or a model answered passes the personal-information re
 every contributor id becomes a pseudonym from a keyed hash (HMAC-SHA256) whose key is never
 published; the release id is part of the hashed message, so pseudonyms differ between releases.
 
-Reads are chunked: battles, conversations and candidate answers are streamed with
-`.iterator()` (a server-side cursor on PostgreSQL) and what each chunk needs (its messages,
-reviews and languages) is fetched per chunk, so memory does not grow with the size of the pool.
-Each stage's chunks are read one ahead, in a thread of their own (`read_ahead`), while the
-caller turns the last one into records.
+Reads are chunked: conversations and candidate answers are streamed with `.iterator()` (a
+server-side cursor on PostgreSQL) and what each chunk needs (its messages, battles, reviews and
+languages) is fetched per chunk, so memory does not grow with the size of the pool. Battles and
+message trees come from one pass over the conversations (`battles_and_messages`), which reads
+and redacts each message once for both. Each stage's chunks are read one ahead, in a thread of
+their own (`read_ahead`), while the caller turns the last one into records.
 """
 
 import hashlib
@@ -131,14 +132,6 @@ def texts_of(conversation_ids: Iterable[int]) -> dict[int, tuple[int | None, str
     return _texts(Message.objects.filter(AnyOf(F("conversation_id"), conversation_ids)))
 
 
-def _texts_of_battles(first: int, last: int) -> dict[int, tuple[int | None, str, str]]:
-    """`_texts` of the messages of the conversations of the battles with ids from `first` to
-    `last`. (A subquery on the range of battle ids, not a list of thousands of conversation
-    ids, which costs more to send and to plan than to read.)"""
-    conversations = Battle.objects.filter(id__range=(first, last)).values("conversation_id")
-    return _texts(Message.objects.filter(conversation_id__in=conversations))
-
-
 def chat_to(texts: dict[int, tuple[int | None, str, str]], message_id: int) -> list[dict[str, str]]:
     """The chat from the conversation's root down to this message."""
     chat = []
@@ -162,56 +155,38 @@ def _battles_voted(*, community: Community | None) -> QuerySet[Battle]:
     return battles if community is None else battles.filter(community=community)
 
 
-def _battles_accepted(*, community: Community | None) -> QuerySet[Battle]:
-    """Voted battles of accepted conversations whose prompts and answers are all visible, with
-    no open high-severity flag, from judges the community's trust policy does not exclude."""
-    return (
-        _battles_voted(community=community)
-        .filter(conversation__in=conversations_accepted(community=community))
-        .filter(battle_accepted_q())
-    )
+def _battles_judged_acceptable(*, community: Community | None) -> QuerySet[Battle]:
+    """Voted battles whose prompts and answers are all visible, with no open high-severity flag,
+    from judges the community's trust policy does not exclude. A release takes those of its
+    accepted conversations (`_conversation_chunks`)."""
+    return _battles_voted(community=community).filter(battle_accepted_q())
 
 
-def battles_count(*, community: Community | None) -> int:
-    """About how many battles `battles` gives, for the progress bar: the voted battles, of
-    which moderation may hold some back (counting exactly costs as much as reading them)."""
-    return _battles_voted(community=community).count()
-
-
-def _battle_chunks(*, community: Community | None) -> Iterator[tuple[list[tuple], dict]]:
-    """The accepted battles as rows of `_BATTLE_COLUMNS` in order of id, in chunks of CHUNK,
-    each with the texts of its battles' conversations (`_texts_of_battles`)."""
-    rows = (
-        _battles_accepted(community=community)
-        .annotate(tstamp=EpochSeconds("voted_at"))
-        .order_by("pk")
-        .values_list(*_BATTLE_COLUMNS)
-    )
-    for chunk in batched(rows.iterator(chunk_size=CHUNK), CHUNK):
-        yield chunk, _texts_of_battles(chunk[0][0], chunk[-1][0])
+def _battle(row: tuple, texts: dict[int, tuple[int | None, str, str]], pseudonyms: Pseudonyms) -> dict:
+    (
+        battle_id, _, answer_a_id, answer_b_id, model_a, model_b, winner, judge_id, turn, is_blind, language, tstamp,
+        slug, licence,
+    ) = row  # fmt: skip
+    return {
+        "id": battle_id,
+        "community": slug,
+        "licence": licence,
+        "model_a": model_a,
+        "model_b": model_b,
+        "winner": winner,
+        "judge": pseudonyms(judge_id),
+        "turn": turn,
+        "anony": is_blind,
+        "language": language,
+        "tstamp": tstamp,
+        "conversation_a": chat_to(texts, answer_a_id),
+        "conversation_b": chat_to(texts, answer_b_id),
+    }
 
 
 def battles(*, community: Community | None, pseudonyms: Pseudonyms) -> Iterator[dict]:
-    for rows, texts in read_ahead(_battle_chunks(community=community)):
-        for (
-            battle_id, _, answer_a_id, answer_b_id, model_a, model_b, winner, judge_id, turn, is_blind, language,
-            tstamp, slug, licence,
-        ) in rows:  # fmt: skip
-            yield {
-                "id": battle_id,
-                "community": slug,
-                "licence": licence,
-                "model_a": model_a,
-                "model_b": model_b,
-                "winner": winner,
-                "judge": pseudonyms(judge_id),
-                "turn": turn,
-                "anony": is_blind,
-                "language": language,
-                "tstamp": tstamp,
-                "conversation_a": chat_to(texts, answer_a_id),
-                "conversation_b": chat_to(texts, answer_b_id),
-            }
+    """The accepted battles, as `battles_and_messages` gives them (it reads the messages too)."""
+    return (item for kind, item in battles_and_messages(community=community, pseudonyms=pseudonyms) if kind == BATTLE)
 
 
 _ANSWER_COLUMNS = (
@@ -336,13 +311,15 @@ def tree_messages_count(*, community: Community | None) -> int:
 
 
 @dataclass
-class _TreeChunk:
-    """What the messages of one range of conversations need: the accepted conversations of the
-    range by id (id, community slug, licence, community language), their messages as rows of
-    `_TREE_COLUMNS` in order of id, and their reviews."""
+class _ConversationChunk:
+    """What one range of conversations gives a release: the accepted conversations of the range
+    by id (id, community slug, licence, community language), their messages as rows of
+    `_TREE_COLUMNS` in order of id, their accepted battles as rows of `_BATTLE_COLUMNS` in order
+    of id, and their messages' reviews."""
 
     conversations: dict[int, tuple[int, str, str, str]]
     messages: list[tuple]
+    battles: list[tuple]
     languages: dict[int, str]
     accepted: set[int]  # answers written by people whose quality gate accepted them
     ratings: dict[int, dict[str, list[int]]]
@@ -357,7 +334,7 @@ _TREE_COLUMNS = (
 )  # fmt: skip
 
 
-def _tree_chunks(*, community: Community | None) -> Iterator[_TreeChunk]:
+def _conversation_chunks(*, community: Community | None) -> Iterator[_ConversationChunk]:
     """The accepted conversations without an open high-severity flag, in chunks of CHUNK, each
     read by its range of ids (`conversation_id BETWEEN first AND last`), not by a list of
     thousands of ids, which costs more to send and to plan than to read."""
@@ -373,14 +350,23 @@ def _tree_chunks(*, community: Community | None) -> Iterator[_TreeChunk]:
         .order_by("pk")
         .values_list(*_TREE_COLUMNS)
     )
+    battles = (
+        _battles_judged_acceptable(community=community)
+        .annotate(tstamp=EpochSeconds("voted_at"))
+        .order_by("pk")
+        .values_list(*_BATTLE_COLUMNS)
+    )
     for conversation_chunk in batched(conversations.iterator(chunk_size=CHUNK), CHUNK):
         first, last = conversation_chunk[0][0], conversation_chunk[-1][0]
-        rows = list(messages.filter(conversation_id__gte=first, conversation_id__lte=last))
+        in_range = Q(conversation_id__gte=first, conversation_id__lte=last)
+        accepted_conversations = {row[0]: row for row in conversation_chunk}
+        rows = list(messages.filter(in_range))
         ids = [row[0] for row in rows]
-        chunk = _TreeChunk(
-            conversations={row[0]: row for row in conversation_chunk},
+        chunk = _ConversationChunk(
+            conversations=accepted_conversations,
             messages=rows,
-            languages=_conversation_languages(Q(conversation_id__gte=first, conversation_id__lte=last)),
+            battles=[row for row in battles.filter(in_range) if row[1] in accepted_conversations],
+            languages=_conversation_languages(in_range),
             accepted=set(
                 ReviewGate.objects.filter(AnyOf(F("message_id"), ids), is_accepted=True).values_list(
                     "message_id", flat=True
@@ -416,24 +402,40 @@ def _tree_chunks(*, community: Community | None) -> Iterator[_TreeChunk]:
         yield chunk
 
 
-def tree_messages(*, community: Community | None, pseudonyms: Pseudonyms) -> Iterator[dict]:
-    """Every message of the accepted conversations, with its review labels (mean ratings per
-    scale, flag counts per label) and, among siblings that were ranked, its mean rank;
-    `created_date` is already in `formats.created_date_format`'s form.
+BATTLE, MESSAGE = "battle", "message"
 
-    Left out, each with anything under it: a message written by someone who asked for erasure
-    (a correction in another person's conversation), one a moderator hid or removed, and an
-    answer written by a person (a correction, a donated conversation's answer) that has not
-    passed its quality gate. Conversations with an open high-severity flag wait for a moderator.
+
+def battles_and_messages(*, community: Community | None, pseudonyms: Pseudonyms) -> Iterator[tuple[str, dict]]:
+    """One pass over the accepted conversations, a chunk at a time: (`BATTLE`, battle) for each
+    of their accepted battles and (`MESSAGE`, message) for each message of their message trees.
+    Each message's text is redacted once, for both. Battles come in order of id within a chunk
+    of conversations, and chunks in order of their conversations' ids.
+
+    A battle is a vote with the chats of its two sides down to their answers (`chat_to`). A
+    message carries its review labels (mean ratings per scale, flag counts per label) and,
+    among siblings that were ranked, its mean rank; `created_date` is already in
+    `formats.created_date_format`'s form.
+
+    Left out of the trees, each with anything under it: a message written by someone who asked
+    for erasure (a correction in another person's conversation), one a moderator hid or
+    removed, and an answer written by a person (a correction, a donated conversation's answer)
+    that has not passed its quality gate. Conversations with an open high-severity flag wait
+    for a moderator, with their battles.
     """
     erased_ids = set(ErasureRequest.objects.values_list("user_pk", flat=True))
     assistant, visible = Message.Role.ASSISTANT.value, ModerationStatus.VISIBLE.value
-    for chunk in read_ahead(_tree_chunks(community=community)):
+    for chunk in read_ahead(_conversation_chunks(community=community)):
         conversations, ratings, flags, ranks = chunk.conversations, chunk.ratings, chunk.flags, chunk.ranks
+        texts = {
+            row[0]: (row[1], row[3], released_text(row[4], row[5], row[6]))
+            for row in chunk.messages
+            if row[2] in conversations
+        }
+        for row in chunk.battles:
+            yield BATTLE, _battle(row, texts, pseudonyms)
         left_out: set[int] = set()  # not released, and so neither is what follows it
         for (
-            message_id, parent_id, conversation_id, role, text, redacted, is_fresh, author_id, model,
-            external_model, created, status,
+            message_id, parent_id, conversation_id, role, _, _, _, author_id, model, external_model, created, status,
         ) in chunk.messages:  # in order of id: a parent before its children  # fmt: skip
             conversation = conversations.get(conversation_id)
             if conversation is None:  # in the range, not accepted
@@ -453,22 +455,31 @@ def tree_messages(*, community: Community | None, pseudonyms: Pseudonyms) -> Ite
             if message_id in flags:
                 labels.update(flags[message_id])
             places = ranks.get(message_id)
-            yield {
-                "message_id": f"m-{message_id}",
-                "parent_id": f"m-{parent_id}" if parent_id else None,
-                "conversation_id": f"c-{conversation_id}",
-                "role": role,
-                "text": released_text(text, redacted, is_fresh),
-                "lang": chunk.languages.get(conversation_id) or community_language,
-                "author": pseudonyms(author_id),
-                "model": model or external_model or None,
-                "created_date": created,
-                "rank": sum(places) / len(places) if places else None,
-                "labels": labels,
-                "review_count": chunk.reviews.get(message_id, 0),
-                "community": slug,
-                "licence": licence,
-            }
+            yield (
+                MESSAGE,
+                {
+                    "message_id": f"m-{message_id}",
+                    "parent_id": f"m-{parent_id}" if parent_id else None,
+                    "conversation_id": f"c-{conversation_id}",
+                    "role": role,
+                    "text": texts[message_id][2],
+                    "lang": chunk.languages.get(conversation_id) or community_language,
+                    "author": pseudonyms(author_id),
+                    "model": model or external_model or None,
+                    "created_date": created,
+                    "rank": sum(places) / len(places) if places else None,
+                    "labels": labels,
+                    "review_count": chunk.reviews.get(message_id, 0),
+                    "community": slug,
+                    "licence": licence,
+                },
+            )
+
+
+def tree_messages(*, community: Community | None, pseudonyms: Pseudonyms) -> Iterator[dict]:
+    """The messages of the message trees, as `battles_and_messages` gives them (it reads the
+    battles too)."""
+    return (item for kind, item in battles_and_messages(community=community, pseudonyms=pseudonyms) if kind == MESSAGE)
 
 
 def _claim_chunks(

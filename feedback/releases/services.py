@@ -140,30 +140,38 @@ def _files_write(release: Release, folder: Path) -> dict:
     left_out: Counter = Counter()
     memory_settle()
     with ReleaseWriter(folder) as writer:
-        stage = "Writing arena battles and their preference pairs"
+        stage = "Writing arena battles, their preference pairs and the message trees"
         _progress(release, 5, stage)
-        total = pool.battles_count(community=community)
-        # One pass: each battle and its preference pair, written side by side.
-        for number, battle in enumerate(pool.battles(community=community, pseudonyms=pseudonyms), start=1):
-            if number % PROGRESS_EVERY == 0:
-                _progress(release, 5 + 30 * number // max(total, number), stage)
-            writer.write("battles", battle_record(battle))
-            languages[battle["language"]] += 1
-            models[battle["model_a"]] += 1
-            models[battle["model_b"]] += 1
-            pairs = preference_records_from_battle(battle)
+        total = pool.tree_messages_count(community=community)
+        # One pass over the conversations: each battle and its preference pair, and each
+        # message of the trees, written side by side.
+        number = 0
+        for kind, item in pool.battles_and_messages(community=community, pseudonyms=pseudonyms):
+            if kind == pool.MESSAGE:
+                writer.write("message_trees", message_record(item))
+                number += 1
+                if number % PROGRESS_EVERY == 0:
+                    _progress(release, 5 + 65 * number // max(total, number), stage)
+                    memory_settle()  # three kinds written side by side for minutes: hand back freed heap
+                continue
+            writer.write("battles", battle_record(item))
+            languages[item["language"]] += 1
+            models[item["model_a"]] += 1
+            models[item["model_b"]] += 1
+            pairs = preference_records_from_battle(item)
             if not pairs:
                 left_out["battles without a preference (tie, both bad or different histories)"] += 1
             for pair in pairs:
                 writer.write("preferences", pair)
         writer.finish("battles")
+        writer.finish("message_trees")
         memory_settle()
-        _progress(release, 35, "Writing preference pairs")
+        _progress(release, 70, "Writing preference pairs of corrections")
         for correction in pool.corrections(community=community, pseudonyms=pseudonyms):
             writer.write("preferences", preference_record_from_correction(correction))
         writer.finish("preferences")
         memory_settle()
-        _progress(release, 45, "Writing rated answers")
+        _progress(release, 72, "Writing rated answers")
         for answer in pool.rated_answers(community=community):
             record = unpaired_record(answer)
             if record is None:
@@ -172,15 +180,7 @@ def _files_write(release: Release, folder: Path) -> dict:
                 writer.write("unpaired", record)
         writer.finish("unpaired")
         memory_settle()
-        _progress(release, 60, "Writing message trees")
-        total = pool.tree_messages_count(community=community)
-        for number, message in enumerate(pool.tree_messages(community=community, pseudonyms=pseudonyms), start=1):
-            if number % PROGRESS_EVERY == 0:
-                _progress(release, 60 + 15 * number // max(total, number), "Writing message trees")
-            writer.write("message_trees", message_record(message))
-        writer.finish("message_trees")
-        memory_settle()
-        _progress(release, 75, "Writing claim annotations")
+        _progress(release, 80, "Writing claim annotations")
         for annotation in pool.claim_annotations(community=community):
             writer.write("claims", claim_record(annotation))
     _progress(release, 85, "Saving the DatasetDict")

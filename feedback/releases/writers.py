@@ -35,19 +35,21 @@ from feedback.releases.formats import EXPORT_KINDS, SCHEMAS
 from feedback.releases.merkle import canonical_json
 
 DEFAULT_BATCH_SIZE = 10_000
-# A Parquet row group closes at DEFAULT_BATCH_SIZE records or at this many bytes of JSON,
-# whichever comes first: long conversations would otherwise make a batch of 10,000 records
-# weigh hundreds of megabytes. (Small row groups keep the build small: per kind, one batch is
-# being filled and at most `_QUEUED_BATCHES` wait or are being written, and two kinds are
-# written side by side. On a release of 100,000 battles, batches of 1 MB instead of 4 MB took
-# 34 MB off the peak, in the same time.)
+# The lines of a kind go to its background thread in batches of DEFAULT_BATCH_SIZE records or
+# BATCH_BYTES of JSON, whichever comes first, and each batch is parsed by pyarrow on its own:
+# per kind, one batch is being filled and at most `_QUEUED_BATCHES` wait or are being written,
+# and three kinds are written side by side. (On a release of 100,000 battles, batches of 1 MB
+# instead of 4 MB took 34 MB off the peak, in the same time.)
 BATCH_BYTES = 1 << 20
+# A Parquet row group gathers parsed batches up to DEFAULT_BATCH_SIZE records or this many
+# bytes of JSON. Every row group stays in the writer's memory as metadata until the file
+# closes, about 900 bytes per column (13 KB per row group of battles): with a row group per
+# 1 MB batch, the three files written side by side held 50 MB of it at the end of a million
+# battles. Row groups of 4 MB take a quarter of that, for at most 4 MB of parsed data per kind.
+ROW_GROUP_BYTES = 4 << 20
 _HASH_CHUNK = 1 << 20
 _QUEUED_BATCHES = 3  # per kind: a short queue rides out a slow batch without holding up Python
 _FREE_TEXT = frozenset({"text", "prompt", "answer"})
-# The DatasetDict takes the Parquet row groups this many at a time (4 MB of JSON or 40,000
-# records at most): one at a time, `datasets`' own work per write took longer than the data.
-_ROW_GROUPS_AT_ONCE = 4
 _M_MMAP_THRESHOLD = -3  # mallopt's parameter number, from glibc's malloc.h
 _MMAP_THRESHOLD = 256 << 10
 _malloc_tuned = False
@@ -168,11 +170,15 @@ class _BatchWriter:
     pyarrow parses the lines (its JSON reader, with the kind's schema) and encodes the row
     group in C++ without holding the GIL, and a large write to a file releases it too, so the
     next batches are built in Python meanwhile. At most `_QUEUED_BATCHES` batches wait or are
-    being written, which bounds the memory (batches are small: `BATCH_BYTES`).
+    being written, which bounds the memory (batches are small: `BATCH_BYTES`). Parsed batches
+    are gathered into row groups of up to `group_rows` records or `ROW_GROUP_BYTES` of JSON.
     """
 
-    def __init__(self, jsonl_path: Path, parquet_path: Path, schema: pa.Schema) -> None:
+    def __init__(self, jsonl_path: Path, parquet_path: Path, schema: pa.Schema, *, group_rows: int) -> None:
         self.schema = schema
+        self.group_rows = group_rows
+        self._group: list[pa.Table] = []  # parsed batches of the row group not yet written
+        self._group_rows = self._group_bytes = 0
         self.jsonl: BinaryIO = jsonl_path.open("wb")
         self.parquet: pq.ParquetWriter | None = pq.ParquetWriter(
             parquet_path, schema, write_statistics=_statistics_columns(schema)
@@ -189,12 +195,21 @@ class _BatchWriter:
         # threads would keep memory of its own).
         options = pa_json.ReadOptions(use_threads=False, block_size=len(data))
         table = pa_json.read_json(source, read_options=options, parse_options=self._options)
-        self.parquet.write_table(table.select(self.schema.names).cast(self.schema))
+        self._group.append(table.select(self.schema.names).cast(self.schema))
+        self._group_rows += table.num_rows
+        self._group_bytes += len(data)
+        if self._group_rows >= self.group_rows or self._group_bytes >= ROW_GROUP_BYTES:
+            self._group_write()
+
+    def _group_write(self) -> None:
+        if self._group:
+            self.parquet.write_table(pa.concat_tables(self._group))  # one row group: fewer than 2**20 rows
+            self._group, self._group_rows, self._group_bytes = [], 0, 0
 
     def submit(self, lines: bytes) -> None:
-        """Write `lines` (JSON lines, each ending in a newline):
-        to the JSONL file, and as the next Parquet row group. Waits while `_QUEUED_BATCHES`
-        batches are still to be written."""
+        """Write `lines` (JSON lines, each ending in a newline) to the JSONL file, and to the
+        Parquet file's current row group. Waits while `_QUEUED_BATCHES` batches are still to
+        be written."""
         while len(self._pending) >= _QUEUED_BATCHES:
             self._pending.popleft().result()
         self._pending.append(self._pool.submit(self._write, lines))
@@ -206,6 +221,7 @@ class _BatchWriter:
     def close(self) -> None:
         try:
             self.wait()
+            self._group_write()  # the last row group (the thread has nothing left to do)
         finally:
             self._pool.shutdown()
             try:
@@ -236,7 +252,7 @@ class _KindFiles:
         self.batch_size = batch_size
         self.jsonl_path = folder / f"{kind}.jsonl"
         self.parquet_path = folder / f"{kind}.parquet"
-        self.files = _BatchWriter(self.jsonl_path, self.parquet_path, SCHEMAS[kind])
+        self.files = _BatchWriter(self.jsonl_path, self.parquet_path, SCHEMAS[kind], group_rows=batch_size)
         self.batch: list[bytes] = []  # the lines not yet written, without their newlines
         self.batch_bytes = 0
         self.rows = 0
@@ -480,8 +496,8 @@ def dataset_dict_save(
     one Arrow file written by `datasets`' own `ArrowWriter` with the features of the kind's
     schema, its `dataset_info.json` (written by `datasets.DatasetInfo`) and `state.json`.
 
-    It streams: each Parquet file is read a few row groups at a time and appended to the Arrow
-    file, so memory stays at a few row groups whatever the size of the release. (Loading the
+    It streams: each Parquet file is read one row group (4 MB of JSON at most) at a time and appended to the Arrow
+    file, so memory stays at one row group whatever the size of the release. (Loading the
     Parquet files with `load_dataset` and calling `save_to_disk` reads them through a memory
     map of a full cached copy: 4 GB resident for a release of a million battles.)
     `feedback/tests/test_release_formats.py` checks the layout against `save_to_disk`'s.
@@ -506,9 +522,8 @@ def dataset_dict_save(
         shard = "data-00000-of-00001.arrow"
         writer = ArrowWriter(features=features, path=str(split_folder / shard))
         try:
-            for first in range(0, parquet.num_row_groups, _ROW_GROUPS_AT_ONCE):
-                groups = range(first, min(first + _ROW_GROUPS_AT_ONCE, parquet.num_row_groups))
-                writer.write_table(parquet.read_row_groups(groups))
+            for group in range(parquet.num_row_groups):
+                writer.write_table(parquet.read_row_group(group))
             _, size = writer.finalize()
         finally:
             writer.close()

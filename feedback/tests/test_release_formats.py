@@ -498,6 +498,20 @@ def test_parquet_is_written_in_row_groups_of_the_batch_size(tmp_path: Path) -> N
     assert pq.read_table(tmp_path / "battles.parquet").to_pylist() == battles
 
 
+def test_a_row_group_gathers_batches_up_to_its_size_in_bytes(tmp_path: Path, monkeypatch) -> None:
+    from feedback.releases import writers
+
+    battles = [battle_record(battle_make(id=number)) for number in range(40)]
+    line = len(canonical_json(battles[0])) + 1
+    monkeypatch.setattr(writers, "BATCH_BYTES", 2 * line)  # a batch every two records
+    monkeypatch.setattr(writers, "ROW_GROUP_BYTES", 8 * line)  # a row group every four batches
+    release_write(tmp_path, {"battles": battles})
+    metadata = pq.read_metadata(tmp_path / "battles.parquet")
+    assert [metadata.row_group(index).num_rows for index in range(metadata.num_row_groups)] == [8] * 5
+    assert pq.read_table(tmp_path / "battles.parquet").to_pylist() == battles
+    assert (tmp_path / "battles.jsonl").read_bytes() == b"".join(canonical_json(b) + b"\n" for b in battles)
+
+
 def test_kinds_written_in_reverse_order_give_the_same_files_and_root(tmp_path: Path) -> None:
     records = records_of_every_kind()
     plain = release_write(tmp_path / "plain", records)
@@ -737,10 +751,10 @@ def test_the_dataset_dict_has_the_layout_save_to_disk_gives(tmp_path: Path) -> N
         assert list(loaded[kind]) == records[kind]
 
 
-def test_building_the_dataset_dict_reads_a_few_row_groups_at_a_time(tmp_path: Path) -> None:
+def test_building_the_dataset_dict_reads_one_row_group_at_a_time(tmp_path: Path) -> None:
     battles = list(battles_generate(2_000))
     release_write(tmp_path, {"battles": battles}, batch_size=100)
-    assert pq.read_metadata(tmp_path / "battles.parquet").num_row_groups == 20  # read 4 at a time
+    assert pq.read_metadata(tmp_path / "battles.parquet").num_row_groups == 20
     loaded = __import__("datasets").load_from_disk(str(dataset_dict_save(tmp_path)))
     assert loaded["battles"].num_rows == 2_000 and loaded["battles"][1999] == battles[1999]
 
