@@ -14,8 +14,6 @@ fraction when it is zero), which the SQLite forms below read.
 
 from django.db.models import BigIntegerField, CharField, FloatField, Func, Lookup
 
-from feedback.privacy.pii import text_key
-
 
 class UtcIso(Func):
     """A time as `2025-03-01T10:00:00.000000+00:00`: UTC, ISO 8601, always with microseconds."""
@@ -107,8 +105,8 @@ class TextKey(Func):
     was computed from the text as it is now, for each of millions of messages: PostgreSQL hashes
     while it sends the row, on its own core, where Python took 1.5 microseconds a text with the
     GIL held. (Its hex form cast to `bit(64)` and then to `bigint` reads the bytes big-endian,
-    as two's complement.) SQLite calls `text_key` itself, registered as a function on the
-    connection.
+    as two's complement.) SQLite calls `text_key` itself, registered as a function on each
+    connection when it opens (`feedback.apps`).
     """
 
     output_field = BigIntegerField()
@@ -121,6 +119,4 @@ class TextKey(Func):
         return self.as_sql(compiler, connection, template=template, **extra_context)
 
     def as_sqlite(self, compiler, connection, **extra_context):
-        connection.ensure_connection()
-        connection.connection.create_function("feedback_text_key", 1, text_key, deterministic=True)
         return self.as_sql(compiler, connection, function="feedback_text_key", **extra_context)

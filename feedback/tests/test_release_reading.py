@@ -223,3 +223,39 @@ def test_the_merkle_process_refuses_an_incomplete_file_or_list(tmp_path):
     assert unfinished.returncode != 0 and b"closing empty line" in unfinished.stderr
     unknown = merkle_process_run([f"hash {whole}"])
     assert unknown.returncode != 0 and b"Unknown command" in unknown.stderr
+
+
+@pytest.mark.django_db
+def test_battles_and_messages_are_the_same_whatever_the_size_of_the_chunks(monkeypatch):
+    import uuid
+
+    from feedback.arena import services as arena
+    from feedback.models import Conversation, ModerationStatus
+    from feedback.tests.factories import arena_setup
+
+    community, judge, _, _ = arena_setup()
+    battles = [battle_ready(community=community, judge=judge, text_a=f"Answer {n}.") for n in range(5)]
+    # A second turn in the first conversation, started after the other conversations' battles.
+    follow_up = battle_ready(community=community, judge=judge, conversation_id=battles[0].conversation_id)
+    for battle in [*battles, follow_up]:
+        if battle != battles[3]:  # a conversation without a vote: not in the release
+            arena.battle_vote_cast(judge=judge, battle_id=battle.pk, winner="model_a", idempotency_key=uuid.uuid4())
+    Conversation.objects.filter(pk=battles[1].conversation_id).update(moderation_status=ModerationStatus.HIDDEN)
+
+    def items() -> tuple[list[dict], list[dict]]:
+        """(battles, messages), each in the order they came (the two interleave by chunk)."""
+        both = list(pool.battles_and_messages(community=community, pseudonyms=pool.Pseudonyms(1)))
+        return [item for kind, item in both if kind == pool.BATTLE], [
+            item for kind, item in both if kind == pool.MESSAGE
+        ]
+
+    whole = items()
+    monkeypatch.setattr(pool, "CHUNK", 2)
+    assert items() == whole
+    monkeypatch.setattr(pool, "CHUNK", 1)
+    assert items() == whole
+    released, messages = whole
+    assert [battle["id"] for battle in released] == [battles[0].pk, follow_up.pk, battles[2].pk, battles[4].pk]
+    assert {message["conversation_id"] for message in messages} == {
+        f"c-{battle.conversation_id}" for battle in (battles[0], battles[2], battles[4])
+    }
