@@ -121,9 +121,7 @@ def text_redacted(text: str) -> str:
 def redacted_text_of(text: str, stored: str, stored_from: int | None) -> str:
     """`pii_redact(text)`, taken from the stored redaction when it was computed from this very
     text (`stored_from == text_key(text)`), computed anew otherwise."""
-    if stored_from is not None and stored_from == text_key(text):
-        return stored or text
-    return pii_redact(text)
+    return released_text(text, stored, stored_from is not None and stored_from == text_key(text))
 
 
 def released_text(text: str, stored: str, is_fresh: bool | None) -> str:

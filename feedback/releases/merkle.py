@@ -134,10 +134,7 @@ class MerkleTreeBuilder:
         self._subtrees: list[bytes] = []
 
     def add(self, leaf_data: bytes) -> None:
-        self.add_leaf_hash(leaf_hash(leaf_data))
-
-    def add_leaf_hash(self, current: bytes) -> None:
-        """Add the next leaf by its hash, `leaf_hash(leaf_data)`."""
+        current = leaf_hash(leaf_data)
         carry = self.size
         while carry & 1:
             current = node_hash(self._subtrees.pop(), current)

@@ -150,16 +150,12 @@ _BATTLE_COLUMNS = (
 )  # fmt: skip
 
 
-def _battles_voted(*, community: Community | None) -> QuerySet[Battle]:
-    battles = Battle.objects.filter(status=Battle.Status.VOTED)
-    return battles if community is None else battles.filter(community=community)
-
-
 def _battles_judged_acceptable(*, community: Community | None) -> QuerySet[Battle]:
     """Voted battles whose prompts and answers are all visible, with no open high-severity flag,
     from judges the community's trust policy does not exclude. A release takes those of its
     accepted conversations (`_conversation_chunks`)."""
-    return _battles_voted(community=community).filter(battle_accepted_q())
+    battles = Battle.objects.filter(status=Battle.Status.VOTED).filter(battle_accepted_q())
+    return battles if community is None else battles.filter(community=community)
 
 
 def _battle(row: tuple, texts: dict[int, tuple[int | None, str, str]], pseudonyms: Pseudonyms) -> dict:

@@ -2,10 +2,10 @@
 
 `ReleaseWriter` takes the records of `formats` one at a time and writes, for every kind of
 `EXPORT_KINDS`, `<kind>.jsonl` (one canonical JSON line per record) and `<kind>.parquet` (row
-groups of `batch_size` records, with the kind's fixed schema), in memory bounded by one batch
-per open kind, whatever the size of the release. It hashes every JSONL line as a Merkle leaf
-while it writes and, on closing, builds the tree over the leaves file by file in the order of
-`EXPORT_KINDS` (the manifest's `files` order), as `merkle.py` defines them: so `merkle_root`
+groups of up to `batch_size` records, with the kind's fixed schema), in memory bounded by a
+few batches and one row group per open kind, whatever the size of the release. A process of
+its own (`merkle_process`) hashes every JSONL line as a Merkle leaf, file by file in the order
+of `EXPORT_KINDS` (the manifest's `files` order), as `merkle.py` defines them: so `merkle_root`
 commits to exactly the lines of the files, while the kinds themselves may be written in any
 order, or side by side.
 
@@ -14,7 +14,6 @@ order, or side by side.
 """
 
 import ctypes
-import hashlib
 import json
 import os
 import subprocess
@@ -33,6 +32,7 @@ import pyarrow.parquet as pq
 
 from feedback.releases.formats import EXPORT_KINDS, SCHEMAS
 from feedback.releases.merkle import canonical_json
+from feedback.releases.merkle_process import file_hash
 
 DEFAULT_BATCH_SIZE = 10_000
 # The lines of a kind go to its background thread in batches of DEFAULT_BATCH_SIZE records or
@@ -47,7 +47,6 @@ BATCH_BYTES = 1 << 20
 # 1 MB batch, the three files written side by side held 50 MB of it at the end of a million
 # battles. Row groups of 4 MB take a quarter of that, for at most 4 MB of parsed data per kind.
 ROW_GROUP_BYTES = 4 << 20
-_HASH_CHUNK = 1 << 20
 _QUEUED_BATCHES = 3  # per kind: a short queue rides out a slow batch without holding up Python
 _FREE_TEXT = frozenset({"text", "prompt", "answer"})
 _M_MMAP_THRESHOLD = -3  # mallopt's parameter number, from glibc's malloc.h
@@ -55,14 +54,6 @@ _MMAP_THRESHOLD = 256 << 10
 _malloc_tuned = False
 _PROJECT_ROOT = Path(__file__).resolve().parents[2]
 _COLUMNS = {kind: frozenset(schema.names) for kind, schema in SCHEMAS.items()}
-
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        while chunk := stream.read(_HASH_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def memory_settle() -> None:
@@ -531,7 +522,9 @@ def dataset_dict_save(
         info.write_to_directory(str(split_folder), pretty_print=True)
         state = {
             "_data_files": [{"filename": shard}],
-            "_fingerprint": (parquet_sha256[kind] if parquet_sha256 else _file_sha256(folder / f"{kind}.parquet"))[:16],
+            "_fingerprint": (
+                parquet_sha256[kind] if parquet_sha256 else file_hash(str(folder / f"{kind}.parquet"), None)
+            )[:16],
             "_format_columns": None,
             "_format_kwargs": {},
             "_format_type": None,
