@@ -100,6 +100,10 @@ class Community(models.Model):
         blank=True,
         help_text="Relative weight of each task kind in the queue; missing kinds use the platform defaults.",
     )
+    has_synthetic_data = models.BooleanField(
+        default=False,
+        help_text="Its pool holds synthetic data (manage.py demo_data): its pages and releases say so.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
