@@ -51,13 +51,14 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
 from scipy.linalg import lapack
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
-from scipy.special import expit
+from scipy.special import expit, log_expit
 
 OUTCOMES = ("model_a", "model_b", "tie", "tie (bothbad)")
 SCALE = 400.0  # rating points per factor of BASE in the odds
@@ -680,6 +681,22 @@ def _style_design(
     return counts, a, b, score, covariates, names
 
 
+def _style_objective(
+    m: int,
+    a: np.ndarray,
+    b: np.ndarray,
+    score: np.ndarray,
+    covariates: np.ndarray,
+    weight: np.ndarray,
+    parameters: np.ndarray,
+    regularization: float,
+) -> float:
+    """The penalised log-likelihood that `_style_newton` maximises (ties as half a win)."""
+    logit = parameters[a] - parameters[b] + covariates @ parameters[m:]
+    likelihood = weight * (score * log_expit(logit) + (1.0 - score) * log_expit(-logit))
+    return float(likelihood.sum() - 0.5 * regularization * parameters @ parameters)
+
+
 def _style_newton(
     m: int,
     a: np.ndarray,
@@ -694,6 +711,16 @@ def _style_newton(
 
     A tie is a half win (score 0.5); `weight` is how many times each battle counts (the
     bootstrap's draw). Per iteration O(battles · k²) plus an (m + k)² solve.
+
+    Newton's method with a backtracking line search on the penalised log-likelihood, which is
+    strictly concave (the prior), so it converges from any start. A capped step is not enough
+    here: in a small slice (or a bootstrap draw of one) the battles can be separable along a
+    direction that mixes the style terms with the models' (a style covariate of a few
+    hundredths that decides every battle it appears in), and the penalised optimum then lies
+    hundreds of log-odds units away, which steps of at most `_MAX_STEP` took longer than
+    `_MAX_ITERATIONS` to reach. The full Newton step covers about one unit of the separating
+    margin per iteration there, and near the optimum it is accepted as it is (quadratic
+    convergence).
     """
     k = covariates.shape[1]
     parameters = np.array(start, dtype=float)
@@ -725,14 +752,48 @@ def _style_newton(
         hessian[np.arange(size), np.arange(size)] += regularization
         _fix_mean_direction(hessian[:m, :m])
         step = _solve(hessian[None], gradient[None])[0]
-        largest = np.abs(step).max()
-        step *= min(1.0, _MAX_STEP / max(largest, 1e-300))
-        parameters += step
-        parameters[:m] -= parameters[:m].mean()
+        largest = float(np.abs(step).max())
         if _converged(np.array([largest]), np.array([previous]))[0]:
+            parameters += step
+            parameters[:m] -= parameters[:m].mean()
             return parameters
         previous = largest
-    raise ArithmeticError("The style-control fit did not converge; please report the battles that caused it.")
+        parameters = _style_line_search(m, a, b, score, covariates, weight, parameters, step, gradient, regularization)
+    raise ArithmeticError(
+        f"The style-control fit did not converge in {_MAX_ITERATIONS} Newton iterations "
+        f"(last step {previous:.3g} log-odds); please report the battles that caused it."
+    )
+
+
+def _style_line_search(
+    m: int,
+    a: np.ndarray,
+    b: np.ndarray,
+    score: np.ndarray,
+    covariates: np.ndarray,
+    weight: np.ndarray,
+    parameters: np.ndarray,
+    step: np.ndarray,
+    gradient: np.ndarray,
+    regularization: float,
+) -> np.ndarray:
+    """The next iterate: the Newton step, halved until it raises the objective enough (Armijo).
+
+    A step already at the floating-point floor (below `_STALL`) is taken as it is: there the
+    objective's change is lost in rounding. Ratings are re-centred after the step (the
+    likelihood does not see a common shift, and centring only raises the prior's term).
+    """
+    objective = partial(_style_objective, m, a, b, score, covariates, weight, regularization=regularization)
+    now = objective(parameters)
+    slope = float(gradient @ step)  # > 0: the curvature matrix is positive definite
+    fraction = 1.0
+    largest = float(np.abs(step).max())
+    while True:
+        moved = parameters + fraction * step
+        moved[:m] -= moved[:m].mean()
+        if fraction * largest <= _STALL or objective(moved) >= now + 1e-4 * fraction * slope:
+            return moved
+        fraction *= 0.5
 
 
 def style_leaderboard(
