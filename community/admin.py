@@ -1,7 +1,16 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
-from community.models import Appeal, Community, ErasureRequest, Membership, Sanction, User
+from community.models import (
+    AccessAuditEntry,
+    Appeal,
+    Community,
+    ErasureRequest,
+    Membership,
+    ResearcherApplication,
+    Sanction,
+    User,
+)
 
 
 @admin.register(User)
@@ -91,3 +100,53 @@ class SanctionAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ResearcherApplication)
+class ResearcherApplicationAdmin(ReadOnlyAdmin):
+    """Applications are decided at /researcher-access/review/, where the decision is audited and
+    the applicant told; here they can be read."""
+
+    list_display = ["user", "affiliation", "status", "created_at", "decided_by", "decided_at"]
+    list_filter = ["status"]
+    search_fields = ["user__email", "affiliation", "purpose"]
+    readonly_fields = [
+        "user",
+        "purpose",
+        "affiliation",
+        "terms_version",
+        "status",
+        "created_at",
+        "decided_by",
+        "decided_at",
+        "decision_reason",
+    ]
+
+
+@admin.register(AccessAuditEntry)
+class AccessAuditEntryAdmin(ReadOnlyAdmin):
+    """The access audit log: append-only."""
+
+    list_display = ["created_at", "actor", "action", "subject", "role_before", "role_after"]
+    list_filter = ["action"]
+    readonly_fields = [
+        "actor",
+        "subject",
+        "action",
+        "application_id",
+        "reason",
+        "role_before",
+        "role_after",
+        "created_at",
+    ]

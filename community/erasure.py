@@ -11,7 +11,7 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from community.errors import Conflict
-from community.models import ErasureRequest, Membership, User
+from community.models import ErasureRequest, Membership, ResearcherApplication, User
 
 
 def erased_email(user_pk: int) -> str:
@@ -33,6 +33,9 @@ def user_erase(*, user: User, items_removed: dict[str, int]) -> ErasureRequest:
         memberships_removed, _ = Membership.objects.filter(user=user).delete()
         EmailAddress.objects.filter(user=user).delete()
         Token.objects.filter(user=user).delete()
+        # What they wrote to apply for researcher access is theirs; the access audit log keeps
+        # only ids, the decision and the admin's reason.
+        ResearcherApplication.objects.filter(user=user).delete()
         user.groups.clear()
         user.user_permissions.clear()
         now = timezone.now()

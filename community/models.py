@@ -5,6 +5,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.functional import cached_property
 
+from community.errors import AppendOnly
+
 
 class UserManager(BaseUserManager):
     """Users sign in with their e-mail address; there is no username."""
@@ -272,3 +274,120 @@ class Appeal(models.Model):
 
     def __str__(self) -> str:
         return f"Appeal against {self.sanction}"
+
+
+class ResearcherApplication(models.Model):
+    """A person's request for researcher access (reading the live pool through the API), and
+    the admin's decision on it. One pending application per person; after a refusal they may
+    apply again. Written only by `community.services` (`researcher_application_submit`,
+    `researcher_application_decide`), which also grant the role and write the access audit log."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting for an admin"
+        APPROVED = "approved", "Approved: you have researcher access"
+        REFUSED = "refused", "Refused"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="researcher_applications")
+    purpose = models.TextField(help_text="What the applicant wants to do with the live pool.")
+    affiliation = models.CharField(max_length=200, help_text="University, lab, company, or “independent”.")
+    terms_version = models.PositiveIntegerField(help_text="The version of the researcher data terms agreed to.")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    created_at = models.DateTimeField(auto_now_add=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="researcher_applications_decided",
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user"],
+                condition=Q(status="pending"),
+                name="researcher_application_one_pending_per_user",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    Q(status="pending", decided_at__isnull=True) | (~Q(status="pending") & Q(decided_at__isnull=False))
+                ),
+                name="researcher_application_decided_iff_closed",
+            ),
+            models.CheckConstraint(
+                condition=~Q(purpose="") & ~Q(affiliation=""), name="researcher_application_has_purpose"
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"Researcher application of {self.user}"
+
+    @property
+    def is_pending(self) -> bool:
+        return self.status == self.Status.PENDING
+
+
+class AccessAuditEntryQuerySet(models.QuerySet):
+    """Reads only: `update` and `delete` refuse (as the moderation audit log's do)."""
+
+    def update(self, **kwargs):
+        raise AppendOnly("The access audit log is append-only: entries cannot be changed.")
+
+    def delete(self):
+        raise AppendOnly("The access audit log is append-only: entries cannot be deleted.")
+
+    def _raw_delete(self, using):
+        raise AppendOnly("The access audit log is append-only: entries cannot be deleted.")
+
+
+class AccessAuditEntry(models.Model):
+    """One decision about a person's access to the platform: who took it, about whom, why, and
+    the role before and after. Append-only.
+
+    It lives here, not in the moderation audit log (`feedback.AuditEntry`), because roles are
+    `community`'s and `community` imports nothing from `feedback`. References are plain ids (no
+    database constraint, nothing cascades), so erasing the person never changes an entry.
+    """
+
+    class Action(models.TextChoices):
+        RESEARCHER_APPROVE = "researcher_approve", "Approved researcher access"
+        RESEARCHER_REFUSE = "researcher_refuse", "Refused researcher access"
+
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    subject = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+        help_text="The person the decision concerns.",
+    )
+    action = models.CharField(max_length=30, choices=Action.choices)
+    application_id = models.BigIntegerField(help_text="The researcher application decided.")
+    reason = models.TextField()
+    role_before = models.CharField(max_length=20)
+    role_after = models.CharField(max_length=20)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = AccessAuditEntryQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name_plural = "access audit entries"
+        indexes = [models.Index(fields=["subject", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} (application {self.application_id})"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise AppendOnly("The access audit log is append-only: entries cannot be changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnly("The access audit log is append-only: entries cannot be deleted.")

@@ -6,7 +6,15 @@ from django.urls import reverse
 from django.utils import timezone
 
 from community.errors import NotAllowed
-from community.models import Appeal, Community, Membership, Sanction, User
+from community.models import (
+    AccessAuditEntry,
+    Appeal,
+    Community,
+    Membership,
+    ResearcherApplication,
+    Sanction,
+    User,
+)
 from community.permissions import MODERATING_ROLES
 
 
@@ -117,3 +125,46 @@ def sanction_get_for_owner(*, user: User, sanction_id: object) -> Sanction:
         return Sanction.objects.select_related("community").get(pk=sanction_id, user=user)
     except (Sanction.DoesNotExist, ValueError, TypeError):
         raise Http404("No such sanction among yours.") from None
+
+
+# Researcher access
+
+
+def researcher_applications_of(*, user: User) -> QuerySet[ResearcherApplication]:
+    """A person's own applications for researcher access, newest first."""
+    return ResearcherApplication.objects.filter(user=user).select_related("decided_by").order_by("-created_at", "-pk")
+
+
+def researcher_access_may_decide(*, user: User) -> bool:
+    """Platform admins (role admin, or superusers) decide applications for researcher access."""
+    return bool(user.is_authenticated and user.is_active and user.is_platform_admin)
+
+
+def researcher_access_decider_check(*, user: User) -> None:
+    if not researcher_access_may_decide(user=user):
+        raise NotAllowed("Only platform admins decide applications for researcher access.")
+
+
+def researcher_applications_pending(*, viewer: User) -> QuerySet[ResearcherApplication]:
+    """Applications waiting for a decision, oldest first (for the admins' console)."""
+    researcher_access_decider_check(user=viewer)
+    return (
+        ResearcherApplication.objects.filter(status=ResearcherApplication.Status.PENDING)
+        .select_related("user")
+        .order_by("created_at", "pk")
+    )
+
+
+def access_audit_recent(*, viewer: User, limit: int = 20) -> QuerySet[AccessAuditEntry]:
+    """The latest access decisions from the audit log, newest first (for the admins' console)."""
+    researcher_access_decider_check(user=viewer)
+    return AccessAuditEntry.objects.select_related("actor", "subject").order_by("-created_at", "-pk")[:limit]
+
+
+def researcher_application_get_for_admin(*, viewer: User, application_id: object) -> ResearcherApplication:
+    """One application, for a platform admin to decide: 403 for anyone else, 404 if unknown."""
+    researcher_access_decider_check(user=viewer)
+    try:
+        return ResearcherApplication.objects.select_related("user").get(pk=int(application_id))  # type: ignore[arg-type]
+    except (ResearcherApplication.DoesNotExist, ValueError, TypeError, OverflowError):
+        raise Http404("No such application for researcher access.") from None

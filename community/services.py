@@ -1,12 +1,26 @@
 """Writes for people and communities."""
 
+import logging
+import smtplib
 from datetime import timedelta
 
+from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
+from django.template.loader import render_to_string
 from django.utils import timezone
 
-from community.errors import Conflict, RequestRejected
-from community.models import Appeal, Community, Membership, Sanction, User
+from community.errors import Conflict, NotAllowed, RequestRejected
+from community.models import (
+    AccessAuditEntry,
+    Appeal,
+    Community,
+    Membership,
+    ResearcherApplication,
+    Sanction,
+    User,
+)
+
+logger = logging.getLogger(__name__)
 
 
 def community_create(
@@ -161,3 +175,142 @@ def appeal_decide(*, actor: User, appeal: Appeal, is_granted: bool, reason: str)
         if is_granted and appeal.sanction.lifted_at is None:
             sanction_lift(actor=actor, sanction=appeal.sanction)
         return appeal
+
+
+# Researcher access. A person applies (purpose, affiliation, agreement to the researcher data
+# terms); a platform admin approves (the person gets the role "researcher", which reads the live
+# pool) or refuses, with a reason. Each decision is written to the access audit log in the same
+# transaction, and the applicant is mailed once it is committed.
+
+RESEARCHER_TERMS_VERSION = 1
+RESEARCHER_PURPOSE_MAX_CHARS = 4000
+RESEARCHER_AFFILIATION_MAX_CHARS = 200
+# Roles that already read the live pool (feedback.researchapi.selectors.POOL_ROLES): nothing to apply for.
+RESEARCHER_ACCESS_ROLES = (User.Role.RESEARCHER, User.Role.MODERATOR, User.Role.ADMIN)
+
+
+def user_has_researcher_access(user: User) -> bool:
+    """Whether the person's role already reads the live pool (researchers, moderators, admins)."""
+    return bool(user.is_authenticated and (user.role in RESEARCHER_ACCESS_ROLES or user.is_superuser))
+
+
+def _text_clean(value: object, *, missing: str, name: str, limit: int) -> str:
+    text = value.strip() if isinstance(value, str) else ""
+    if not text:
+        raise RequestRejected(missing)
+    if len(text) > limit:
+        raise RequestRejected(f"The {name} is {len(text):,} characters long; the limit is {limit:,}.")
+    return text
+
+
+def researcher_application_submit(
+    *, user: User, purpose: object, affiliation: object, is_terms_accepted: object
+) -> ResearcherApplication:
+    """Apply for researcher access. 400 without a purpose, an affiliation or the agreement to the
+    data terms; 409 while an application is pending or when the role already reads the pool."""
+    if not user.is_authenticated or not user.is_active:
+        raise NotAllowed("Log in to apply for researcher access.")
+    clean_purpose = _text_clean(
+        purpose,
+        missing="Say what you want to do with the live pool.",
+        name="purpose",
+        limit=RESEARCHER_PURPOSE_MAX_CHARS,
+    )
+    clean_affiliation = _text_clean(
+        affiliation,
+        missing="Say where you work (a university, a lab, a company), or “independent”.",
+        name="affiliation",
+        limit=RESEARCHER_AFFILIATION_MAX_CHARS,
+    )
+    if is_terms_accepted is not True:
+        raise RequestRejected("Agree to the researcher data terms to apply.")
+    with transaction.atomic():
+        # The person's row, locked, serialises their own applications (the partial unique
+        # constraint is the guarantee; the lock only makes the answer a clear 409).
+        person = User.objects.select_for_update().get(pk=user.pk)
+        if user_has_researcher_access(person):
+            raise Conflict(f"You already read the live pool: your role is {person.get_role_display().lower()}.")
+        if ResearcherApplication.objects.filter(user=person, status=ResearcherApplication.Status.PENDING).exists():
+            raise Conflict("Your application is waiting for an admin; you can apply again only if it is refused.")
+        try:
+            with transaction.atomic():
+                return ResearcherApplication.objects.create(
+                    user=person,
+                    purpose=clean_purpose,
+                    affiliation=clean_affiliation,
+                    terms_version=RESEARCHER_TERMS_VERSION,
+                )
+        except IntegrityError:
+            raise Conflict(
+                "Your application is waiting for an admin; you can apply again only if it is refused."
+            ) from None
+
+
+def researcher_application_decide(
+    *, actor: User, application_id: object, is_approved: object, reason: object, applicant_page_url: str
+) -> ResearcherApplication:
+    """Approve (the applicant gets the role "researcher") or refuse a pending application, with a
+    reason, written to the access audit log; the applicant is mailed after the commit.
+    403 for anyone but a platform admin, 404 for an unknown application, 400 without a reason
+    or a decision, 409 once decided. Approval never lowers a role: an applicant who became a
+    moderator or an admin meanwhile keeps that role."""
+    from community.selectors import researcher_application_get_for_admin
+
+    application = researcher_application_get_for_admin(viewer=actor, application_id=application_id)
+    if is_approved not in (True, False):
+        raise RequestRejected("Choose to approve or to refuse the application.")
+    clean_reason = reason_clean(reason)
+    with transaction.atomic():
+        application = (
+            ResearcherApplication.objects.select_for_update(of=("self",)).select_related("user").get(pk=application.pk)
+        )
+        if not application.is_pending:
+            raise Conflict(f"This application was already decided: {application.get_status_display().lower()}.")
+        applicant = User.objects.select_for_update().get(pk=application.user_id)
+        role_before = applicant.role
+        if is_approved and applicant.role == User.Role.VOLUNTEER:
+            applicant.role = User.Role.RESEARCHER
+            applicant.save(update_fields=["role"])
+        application.status = (
+            ResearcherApplication.Status.APPROVED if is_approved else ResearcherApplication.Status.REFUSED
+        )
+        application.decided_by = actor
+        application.decided_at = timezone.now()
+        application.decision_reason = clean_reason
+        application.save(update_fields=["status", "decided_by", "decided_at", "decision_reason"])
+        AccessAuditEntry.objects.create(
+            actor=actor,
+            subject=applicant,
+            action=(
+                AccessAuditEntry.Action.RESEARCHER_APPROVE if is_approved else AccessAuditEntry.Action.RESEARCHER_REFUSE
+            ),
+            application_id=application.pk,
+            reason=clean_reason,
+            role_before=role_before,
+            role_after=applicant.role,
+        )
+        application.user = applicant
+        transaction.on_commit(lambda: researcher_decision_mail_send(application, page_url=applicant_page_url))
+    return application
+
+
+def researcher_decision_mail_send(application: ResearcherApplication, *, page_url: str) -> bool:
+    """Tell the applicant what was decided and why. The decision stands whatever happens to the
+    mail: a failure to send is logged (the applicant's page shows the decision too)."""
+    is_approved = application.status == ResearcherApplication.Status.APPROVED
+    context = {"application": application, "is_approved": is_approved, "page_url": page_url}
+    if is_approved:
+        subject = "Feedback Commons: your researcher access was approved"
+    else:
+        subject = "Feedback Commons: your application for researcher access was refused"
+    try:
+        send_mail(
+            subject=subject,
+            message=render_to_string("community/email/researcher_decision.txt", context),
+            from_email=None,
+            recipient_list=[application.user.email],
+        )
+    except (smtplib.SMTPException, OSError):
+        logger.exception("Could not mail the decision on researcher application %s", application.pk)
+        return False
+    return True

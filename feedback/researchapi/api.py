@@ -214,7 +214,8 @@ class PoolCursorPagination(CursorPagination):
 
 class PoolReader(BasePermission):
     message = (
-        "The live pool is open to researchers, moderators and admins; ask an admin for the researcher role. "
+        "The live pool is open to researchers, moderators and admins; apply for researcher access at "
+        "/researcher-access/. "
         "Published releases are open to everyone at /api/v1/releases/."
     )
 
