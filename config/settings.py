@@ -167,6 +167,14 @@ CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=3600)
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
+# Long jobs (release builds, training runs; docs/jobs.md): their time limit, and the lease their
+# worker renews while it runs, which tells a dead worker. Redis hands a task nobody acknowledged
+# to another worker after the visibility timeout: it outlasts the longest job, or a job still
+# running would be delivered twice (a redelivered job does nothing: jobs are claimed once).
+JOB_TIME_LIMIT = env.int("JOB_TIME_LIMIT", default=6 * 3600)
+JOB_LEASE_SECONDS = env.int("JOB_LEASE_SECONDS", default=120)
+if REDIS_URL:
+    CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] = JOB_TIME_LIMIT + 3600
 
 # --- Auth: custom user, allauth with e-mail and password ---------------------------------------
 AUTH_USER_MODEL = "community.User"

@@ -1,6 +1,7 @@
 """Celery entry points of the feedback app: take ids, call one service, decide retries."""
 
 from celery import shared_task
+from django.conf import settings
 
 from feedback.models import Message
 from inference.client import EndpointError
@@ -23,11 +24,30 @@ def answer_claims_split(answer_id: int) -> None:
         split(answer=answer)
 
 
-@shared_task(name="feedback.release_build", time_limit=6 * 3600, acks_late=True, ignore_result=True)
+@shared_task(
+    name="feedback.release_build",
+    # A long job (docs/jobs.md): acknowledged once done, given back to the queue when its worker
+    # process is lost; a redelivered build of a release already claimed does nothing.
+    acks_late=True,
+    reject_on_worker_lost=True,
+    time_limit=settings.JOB_TIME_LIMIT,
+    soft_time_limit=settings.JOB_TIME_LIMIT - 60,  # a build stopped this way fails and cleans up
+    ignore_result=True,
+)
 def release_build_task(release_id: int) -> None:
+    from feedback.models import Release
     from feedback.releases.services import release_build
 
-    release_build(release_id=release_id)
+    if Release.objects.filter(pk=release_id).exists():
+        release_build(release_id=release_id)
+
+
+@shared_task(name="feedback.release_builds_reap", time_limit=300, ignore_result=True)
+def release_builds_reap_task() -> None:
+    """Fail the builds whose worker died (the schedule runs it every minute)."""
+    from feedback.releases.services import release_builds_reap
+
+    release_builds_reap()
 
 
 @shared_task(name="feedback.releases_build_all", time_limit=600, ignore_result=True)

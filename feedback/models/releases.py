@@ -4,8 +4,16 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from feedback.jobs.lease import LeasedJob
 
-class Release(models.Model):
+
+class Release(LeasedJob):
+    """A build is a long job: its worker holds a lease on the row while it builds
+    (feedback/jobs/lease.py, docs/jobs.md)."""
+
+    LEASE_RUNNING = "building"
+    LEASE_FAILED = "failed"
+
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
         BUILDING = "building", "Building"

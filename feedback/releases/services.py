@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from community.errors import Conflict, NotAllowed
 from community.models import Community, User
+from feedback.jobs.lease import LEASE_FIELDS, LeaseKeeper, LeaseLost, lease_end, lease_grant, lease_kept, leases_reap
 from feedback.models import Release
 from feedback.releases import pool
 from feedback.releases.datasheet import datasheet_generate, release_notes_generate
@@ -51,6 +52,7 @@ def release_build_start(*, actor: User | None, community: Community | None) -> R
     returns that build (idempotent)."""
     if actor is not None and not release_may_build(user=actor, community=community):
         raise NotAllowed("Only admins (and moderators, for a community) build releases.")
+    release_builds_reap()  # a build whose worker died is failed here, so it never blocks a new one
     in_flight = Release.objects.filter(community=community, status__in=[Release.Status.QUEUED, Release.Status.BUILDING])
     try:
         with transaction.atomic():
@@ -67,72 +69,118 @@ def release_build_start(*, actor: User | None, community: Community | None) -> R
         return in_flight.get()
 
 
-def _progress(release: Release, progress: int, stage: str) -> None:
-    Release.objects.filter(pk=release.pk).update(progress=progress, stage=stage)
+def release_builds_reap() -> list[Release]:
+    """Fail every build whose worker stopped answering (its lease ran out) and remove its
+    partial files. Runs on every start of a build and every minute on the schedule."""
+    return leases_reap(Release, cleanup=_partial_files_remove)
+
+
+def _work_folder(release: Release) -> Path:
+    """Where a release is built before it is renamed into place."""
+    return Path(settings.RELEASES_DIR) / f".{release.name}.building"
+
+
+def _partial_files_remove(release: Release) -> None:
+    """A failed build's files: its work folder, and its final folder if it died right after the rename."""
+    shutil.rmtree(_work_folder(release), ignore_errors=True)
+    shutil.rmtree(Path(settings.RELEASES_DIR) / release.name, ignore_errors=True)
+
+
+def _progress(keeper: LeaseKeeper, progress: int, stage: str) -> None:
+    """Show the build's progress; it renews the lease too (LeaseLost if the build was declared dead)."""
+    keeper.renew(progress=progress, stage=stage)
 
 
 def release_build(*, release_id: int) -> Release:
-    """Build a queued release's files. Idempotent: a release already built is returned as it is."""
+    """Build a queued release's files. Idempotent: a release no longer queued (built, failed, or
+    building under another worker, when a task is delivered twice) is returned as it is.
+
+    The worker holds a lease on the release while it builds (feedback/jobs/lease.py): if it dies,
+    `release_builds_reap` fails the build and removes its folder; if it was declared dead but
+    comes back, it stops at its next step and writes nothing more."""
     with transaction.atomic():
         release = Release.objects.select_for_update(of=("self",)).select_related("community").get(pk=release_id)
-        if release.status not in (Release.Status.QUEUED, Release.Status.BUILDING):
+        if release.status != Release.Status.QUEUED:
             return release
         release.status = Release.Status.BUILDING
         release.started_at = timezone.now()
-        release.save(update_fields=["status", "started_at"])
+        lease = lease_grant(release)
+        release.save(update_fields=["status", "started_at", *LEASE_FIELDS])
 
     final = Path(settings.RELEASES_DIR) / release.name
-    work = Path(settings.RELEASES_DIR) / f".{release.name}.building"
+    work = _work_folder(release)
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
+    is_renamed = False
     try:
-        manifest = _files_write(release, work)
-        _progress(release, 90, "Writing the datasheet")
-        previous = (
-            Release.objects.filter(community=release.community, status=Release.Status.PUBLISHED)
-            .exclude(pk=release.pk)
-            .order_by("-version")
-            .first()
-        )
-        release.manifest = manifest
-        release.merkle_root = manifest["merkle_root"]
-        release.datasheet = datasheet_generate(release=release, manifest=manifest)
-        release.notes = release_notes_generate(release=release, manifest=manifest, previous=previous)
-        (work / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        (work / "DATASHEET.md").write_text(release.datasheet, encoding="utf-8")
-        (work / "RELEASE_NOTES.md").write_text(release.notes, encoding="utf-8")
-        if final.exists():
-            shutil.rmtree(final)
-        work.rename(final)
-    except Exception as error:
-        shutil.rmtree(work, ignore_errors=True)
+        with lease_kept(lease) as keeper:
+            manifest = _files_write(release, work, keeper)
+            _progress(keeper, 90, "Writing the datasheet")
+            previous = (
+                Release.objects.filter(community=release.community, status=Release.Status.PUBLISHED)
+                .exclude(pk=release.pk)
+                .order_by("-version")
+                .first()
+            )
+            release.manifest = manifest
+            release.merkle_root = manifest["merkle_root"]
+            release.datasheet = datasheet_generate(release=release, manifest=manifest)
+            release.notes = release_notes_generate(release=release, manifest=manifest, previous=previous)
+            (work / "manifest.json").write_text(
+                json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+            )
+            (work / "DATASHEET.md").write_text(release.datasheet, encoding="utf-8")
+            (work / "RELEASE_NOTES.md").write_text(release.notes, encoding="utf-8")
+            _progress(keeper, 95, "Putting the release in place")
+            if final.exists():
+                shutil.rmtree(final)
+            work.rename(final)
+            is_renamed = True
+            release.folder = final.name
+            release.status = Release.Status.READY
+            release.progress = 100
+            release.stage = "Built"
+            release.finished_at = timezone.now()
+            lease_end(
+                lease,
+                **{
+                    field: getattr(release, field)
+                    for field in (
+                        "folder",
+                        "status",
+                        "progress",
+                        "stage",
+                        "finished_at",
+                        "manifest",
+                        "merkle_root",
+                        "datasheet",
+                        "notes",
+                    )
+                },
+            )
+    except LeaseLost:
+        # Declared dead meanwhile: the release is failed already, with the reason; leave nothing.
+        shutil.rmtree(final if is_renamed else work, ignore_errors=True)
+        logger.warning("Release %s was failed while its worker still built it; the build stopped", release.pk)
+        return Release.objects.get(pk=release.pk)
+    except BaseException as error:  # an error, the soft time limit, the worker shutting down
+        shutil.rmtree(final if is_renamed else work, ignore_errors=True)
         logger.exception("Release %s failed", release.pk)
-        Release.objects.filter(pk=release.pk).update(
-            status=Release.Status.FAILED, error=str(error)[:2000], finished_at=timezone.now()
-        )
+        try:
+            lease_end(
+                lease,
+                status=Release.Status.FAILED,
+                error=str(error)[:2000] or type(error).__name__,
+                finished_at=timezone.now(),
+            )
+        except LeaseLost:
+            pass
         raise
-    release.folder = final.name
-    release.status = Release.Status.READY
-    release.progress = 100
-    release.stage = "Built"
-    release.finished_at = timezone.now()
-    release.save(
-        update_fields=[
-            "folder",
-            "status",
-            "progress",
-            "stage",
-            "finished_at",
-            "manifest",
-            "merkle_root",
-            "datasheet",
-            "notes",
-        ]
-    )
+    release.refresh_from_db()
     return release
 
 
-def _files_write(release: Release, folder: Path) -> dict:
+def _files_write(release: Release, folder: Path, keeper: LeaseKeeper) -> dict:
     community = release.community
     pseudonyms = pool.Pseudonyms(release.pk)
     languages: Counter = Counter()
@@ -141,7 +189,7 @@ def _files_write(release: Release, folder: Path) -> dict:
     memory_settle()
     with ReleaseWriter(folder) as writer:
         stage = "Writing arena battles, their preference pairs and the message trees"
-        _progress(release, 5, stage)
+        _progress(keeper, 5, stage)
         total = pool.tree_messages_count(community=community)
         # One pass over the conversations: each battle and its preference pair, and each
         # message of the trees, written side by side.
@@ -151,7 +199,7 @@ def _files_write(release: Release, folder: Path) -> dict:
                 writer.write("message_trees", message_record(item))
                 number += 1
                 if number % PROGRESS_EVERY == 0:
-                    _progress(release, 5 + 65 * number // max(total, number), stage)
+                    _progress(keeper, 5 + 65 * number // max(total, number), stage)
                     memory_settle()  # three kinds written side by side for minutes: hand back freed heap
                 continue
             writer.write("battles", battle_record(item))
@@ -166,12 +214,12 @@ def _files_write(release: Release, folder: Path) -> dict:
         writer.finish("battles")
         writer.finish("message_trees")
         memory_settle()
-        _progress(release, 70, "Writing preference pairs of corrections")
+        _progress(keeper, 70, "Writing preference pairs of corrections")
         for correction in pool.corrections(community=community, pseudonyms=pseudonyms):
             writer.write("preferences", preference_record_from_correction(correction))
         writer.finish("preferences")
         memory_settle()
-        _progress(release, 72, "Writing rated answers")
+        _progress(keeper, 72, "Writing rated answers")
         for answer in pool.rated_answers(community=community):
             record = unpaired_record(answer)
             if record is None:
@@ -180,10 +228,10 @@ def _files_write(release: Release, folder: Path) -> dict:
                 writer.write("unpaired", record)
         writer.finish("unpaired")
         memory_settle()
-        _progress(release, 80, "Writing claim annotations")
+        _progress(keeper, 80, "Writing claim annotations")
         for annotation in pool.claim_annotations(community=community):
             writer.write("claims", claim_record(annotation))
-    _progress(release, 85, "Saving the DatasetDict")
+    _progress(keeper, 85, "Saving the DatasetDict")
     memory_settle()
     parquet_sha256 = {entry["name"]: entry["sha256"] for entry in writer.files if entry["format"] == "parquet"}
     dataset_dict_save(folder, EXPORT_KINDS, parquet_sha256=parquet_sha256)
