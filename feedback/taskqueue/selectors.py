@@ -20,6 +20,18 @@ def memberships_contributing(*, volunteer: User, community_slug: str | None = No
     return [m for m in memberships if m.has_current_licence]
 
 
+def _item_is_shown_q() -> Q:
+    """Items whose answer and prompt are still up: nothing moderation hid or deleted is served,
+    not the answer, its prompt, nor (ranking) the prompt."""
+    return (
+        Q(answer__isnull=True)
+        | (
+            message_is_visible_q("answer__")
+            & (Q(answer__parent__isnull=True) | Q(answer__parent__moderation_status="visible"))
+        )
+    ) & (Q(prompt__isnull=True) | message_is_visible_q("prompt__"))
+
+
 def task_items_available(*, volunteer: User, memberships: list[Membership]) -> QuerySet[TaskItem]:
     """Items the volunteer may be served now: in their communities, topics and languages, with a
     free slot (responses plus live reservations below k), never their own work, and never an
@@ -39,17 +51,7 @@ def task_items_available(*, volunteer: User, memberships: list[Membership]) -> Q
         if membership.topics:
             in_community &= Q(topic__in=membership.topics) | Q(topic="")
         scope |= in_community
-    # Nothing moderation hid or deleted is served: not the answer, its prompt, nor (ranking) the prompt.
-    items = TaskItem.objects.filter(scope).filter(
-        (
-            Q(answer__isnull=True)
-            | (
-                message_is_visible_q("answer__")
-                & (Q(answer__parent__isnull=True) | Q(answer__parent__moderation_status="visible"))
-            )
-        )
-        & (Q(prompt__isnull=True) | message_is_visible_q("prompt__"))
-    )
+    items = TaskItem.objects.filter(scope).filter(_item_is_shown_q())
     if volunteer.languages:
         items = items.filter(Q(language__in=volunteer.languages) | Q(language=""))
     return (
@@ -73,14 +75,41 @@ def assignment_get_for_volunteer(*, volunteer: User, assignment_id: object) -> T
         raise Http404("No such task among yours.") from None
 
 
-def assignment_live_for(*, volunteer: User) -> TaskAssignment | None:
-    """A reservation the volunteer holds and has not answered yet, so a reload shows the same task."""
-    return (
+def assignment_open_for(
+    *, volunteer: User, community_slug: str | None = None, kind: str | None = None
+) -> TaskAssignment | None:
+    """The newest assignment the volunteer was served and has neither answered nor skipped, in
+    the community and of the kind asked for, that can still be answered: its item is still up,
+    and its reservation is live or, run out, the item still has a slot nobody else holds.
+
+    A reload shows the same task, and asking for a kind serves an open task of that kind first,
+    even when a task of another kind was served since."""
+    now = timezone.now()
+    others_live = (
         TaskAssignment.objects.filter(
-            volunteer=volunteer, status=TaskAssignment.Status.RESERVED, reserved_until__gt=timezone.now()
+            item=OuterRef("item"), status=TaskAssignment.Status.RESERVED, reserved_until__gt=now
+        )
+        .exclude(volunteer=volunteer)
+        .values("item")
+        .annotate(count=Count("pk"))
+        .values("count")
+    )
+    assignments = TaskAssignment.objects.filter(
+        volunteer=volunteer,
+        status=TaskAssignment.Status.RESERVED,
+        item__in=TaskItem.objects.filter(_item_is_shown_q()),
+    )
+    if community_slug:
+        assignments = assignments.filter(item__community__slug=community_slug)
+    if kind:
+        assignments = assignments.filter(item__kind=kind)
+    return (
+        assignments.annotate(others_reserved=Coalesce(Subquery(others_live), 0))
+        .filter(
+            Q(reserved_until__gt=now) | Q(item__response_count__lt=F("item__required_responses") - F("others_reserved"))
         )
         .select_related("item", "item__community")
-        .order_by("-created_at")
+        .order_by("-created_at", "-pk")
         .first()
     )
 

@@ -117,6 +117,45 @@ class TestQueue:
             responses.rating_submit(volunteer=holder, assignment_id=held.pk, ratings=RATINGS)
         assert Rating.objects.filter(volunteer=holder).count() == 0
 
+    def test_an_open_task_of_the_kind_asked_for_is_served_first(self):
+        battle = battle_ready()
+        writer = reviewer_for(battle)
+        responses.correction_submit(volunteer=writer, assignment_id=next_of(writer, "correct").pk, text="Mine")
+        volunteer = reviewer_for(battle)
+        rank = next_of(volunteer, "rank")
+        rate = next_of(volunteer, "rate")  # served since, so the newest open task is a rating
+        assert (rank.item.kind, rate.item.kind) == ("rank", "rate")
+        assert next_of(volunteer, "rank") == rank
+        assert next_of(volunteer, "rate") == rate
+        assert task_next(volunteer=volunteer) == rate
+        assert TaskAssignment.objects.filter(volunteer=volunteer).count() == 2
+
+    def test_a_run_out_reservation_is_renewed_while_the_item_has_a_free_slot(self):
+        battle = battle_ready()
+        TaskItem.objects.exclude(kind="rate", answer=battle.answer_a).delete()
+        TaskItem.objects.update(required_responses=1)
+        holder = reviewer_for(battle)
+        held = next_of(holder, "rate")
+        TaskAssignment.objects.filter(pk=held.pk).update(reserved_until=timezone.now() - timedelta(seconds=1))
+        renewed = next_of(holder, "rate")
+        assert renewed == held
+        assert renewed.reserved_until > timezone.now() + timedelta(minutes=14)
+        # Run out again, and another volunteer takes the slot: nothing to serve the holder.
+        TaskAssignment.objects.filter(pk=held.pk).update(reserved_until=timezone.now() - timedelta(seconds=1))
+        other = reviewer_for(battle)
+        assert next_of(other, "rate").item == held.item
+        assert next_of(holder, "rate") is None
+        assert TaskAssignment.objects.filter(volunteer=holder).count() == 1
+
+    def test_an_open_task_taken_down_by_a_moderator_is_not_served_again(self):
+        battle = battle_ready()
+        volunteer = reviewer_for(battle)
+        served = next_of(volunteer, "rate")
+        Message.objects.filter(pk=served.item.answer_id).update(moderation_status="hidden")
+        again = next_of(volunteer, "rate")
+        assert again is not None and again != served
+        assert again.item.answer_id != served.item.answer_id
+
     def test_favours_the_item_closest_to_completion(self):
         battle = battle_ready()
         TaskItem.objects.filter(kind="rate", answer=battle.answer_b).update(response_count=2)

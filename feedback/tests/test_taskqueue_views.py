@@ -129,6 +129,24 @@ class TestPages:
         client.get(reverse("feedback:task_next"), {"kind": "rate"})
         assert TaskAssignment.objects.filter(volunteer=volunteer, item=assignment.item).count() == 1
 
+    def test_next_rank_task_serves_the_open_ranking_after_another_kind(self, client):
+        battle = battle_ready()
+        writer = reviewer_for(battle)
+        responses.correction_submit(
+            volunteer=writer, assignment_id=task_next(volunteer=writer, kind="correct").pk, text="Mine"
+        )
+        volunteer = reviewer_for(battle)
+        rank = serve(client, volunteer, "rank")
+        client.get(reverse("feedback:task_next"), {"kind": "rate"})  # a rating served since
+        response = client.get(reverse("feedback:task_next"), {"kind": "rank"})
+        assert (response.status_code, response["Location"]) == (
+            302,
+            reverse("feedback:task", args=[rank.pk]) + "?kind=rank",
+        )
+        html = client.get(response["Location"]).content.decode()
+        assert "Rank these answers, best first" in html
+        assert "No tasks for you right now" not in html
+
     def test_no_work_page(self, client):
         battle = battle_ready()
         client.force_login(battle.judge)  # everything here is their own

@@ -14,7 +14,7 @@ from community.selectors import sanction_in_force, sanction_refusal_message
 from feedback.models import TaskAssignment, TaskItem
 from feedback.taskqueue.selectors import (
     assignment_get_for_volunteer,
-    assignment_live_for,
+    assignment_open_for,
     memberships_contributing,
     task_items_available,
 )
@@ -29,19 +29,20 @@ def task_next(
     """Reserve the next task for the volunteer and return its assignment, or None if there is
     no work for them right now.
 
-    A reservation the volunteer still holds is returned again (a reload shows the same task).
-    Otherwise the kind is drawn by the community's weights among the kinds with work; gold
-    items come first at the community's gold rate; within a kind the item closest to
-    completion goes first. The item row is locked while its free slots are counted, so several
-    volunteers racing for an item's last slot cannot over-fill it.
+    A task the volunteer was served and can still answer, in the community and of the kind
+    asked for, is returned again (a reload shows the same task; a run-out reservation is
+    renewed while the item has a free slot). Otherwise the kind is drawn by the community's
+    weights among the kinds with work; gold items come first at the community's gold rate;
+    within a kind the item closest to completion goes first. The item row is locked while its
+    free slots are counted, so several volunteers racing for an item's last slot cannot
+    over-fill it.
     """
     rng = rng or random.Random()  # noqa: S311 (fair sampling, not cryptography)
-    live = assignment_live_for(volunteer=volunteer)
-    if live is not None and (not community_slug or live.item.community.slug == community_slug):
-        if (not kind or live.item.kind == kind) and sanction_in_force(
-            user=volunteer, community=live.item.community
-        ) is None:
-            return live
+    served = assignment_open_for(volunteer=volunteer, community_slug=community_slug, kind=kind)
+    if served is not None and sanction_in_force(user=volunteer, community=served.item.community) is None:
+        served = _reservation_renew(served)
+        if served is not None:
+            return served
     memberships = memberships_contributing(volunteer=volunteer, community_slug=community_slug)
     if not memberships:
         raise NotAllowed("Join a community and accept its data licence to get tasks.")
@@ -68,6 +69,30 @@ def task_next(
             if assignment is not None:
                 return assignment
     return None
+
+
+def _reservation_renew(assignment: TaskAssignment) -> TaskAssignment | None:
+    """The assignment with a live reservation: as it is while it lasts; run out, renewed if the
+    item still has a slot nobody else holds (counted with the item row locked), else None."""
+    if assignment.reserved_until > timezone.now():
+        return assignment
+    with transaction.atomic():
+        item = TaskItem.objects.select_for_update().get(pk=assignment.item_id)
+        now = timezone.now()
+        reserved = (
+            item.assignments.filter(status=TaskAssignment.Status.RESERVED, reserved_until__gt=now)
+            .exclude(pk=assignment.pk)
+            .count()
+        )
+        if item.response_count + reserved >= item.required_responses:
+            return None
+        renewed = TaskAssignment.objects.filter(pk=assignment.pk, status=TaskAssignment.Status.RESERVED).update(
+            reserved_until=now + timedelta(minutes=settings.TASK_RESERVATION_MINUTES)
+        )
+        if not renewed:
+            return None  # answered or skipped meanwhile (another tab)
+    assignment.refresh_from_db(fields=["reserved_until", "status"])
+    return assignment
 
 
 def _reserve_one(volunteer: User, candidates) -> TaskAssignment | None:
