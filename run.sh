@@ -55,9 +55,11 @@ cat <<MSG
 
   Feedback Commons is running at  http://${host}:${port}/
   Demo admin:  ${DEMO_ADMIN_EMAIL:-admin@example.com}  /  ${DEMO_ADMIN_PASSWORD:-commons-demo}
-  Or sign up as a volunteer, join "Open Commons" and open its arena.
+  Or sign up as a volunteer, join "Open Commons" and open its arena. Its pool, release and
+  leaderboard start with synthetic demo data (seeded on the first run; DEMO_DATA=0 skips it).
 
   Logs: var/log/web.log, var/log/worker.log, var/log/models.log.  Ctrl+C stops everything.
+  This stays in the foreground: run ./test.sh in a second terminal.
 
 MSG
 

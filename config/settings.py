@@ -288,6 +288,9 @@ LOGGING = {
 # --- Demo set-up (the run command creates this admin on a fresh database) ------------------------
 DEMO_ADMIN_EMAIL = env("DEMO_ADMIN_EMAIL", default="admin@example.com")
 DEMO_ADMIN_PASSWORD = env("DEMO_ADMIN_PASSWORD", default="commons-demo")
+# On a fresh database, seed the demo community with a small synthetic pool, its first release and
+# its leaderboards (manage.py demo_setup); DEMO_DATA=0 leaves it empty.
+DEMO_DATA = env.bool("DEMO_DATA", default=True)
 
 # --- The task queue ----------------------------------------------------------------------------
 # How long a served task stays reserved for the volunteer before others may get it.

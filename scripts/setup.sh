@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Set up everything the platform needs on this machine, idempotently:
 # the virtual environment with the pinned packages, the built-in model, the database schema
-# and the demo community. Called by ./run.sh and ./test.sh; safe to run again.
+# and the demo community (on the first run seeded with a small synthetic pool, its leaderboards
+# and a published release; DEMO_DATA=0 skips that). Called by ./run.sh and ./test.sh; safe to
+# run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -38,6 +40,6 @@ echo "==> Preparing the built-in model"
 if [ "${SETUP_SKIP_DATABASE:-0}" != "1" ]; then
   echo "==> Migrating the database"
   .venv/bin/python manage.py migrate --noinput
-  echo "==> Creating the demo community and admin"
+  echo "==> Creating the demo community and admin (first run: seeding it with synthetic data, about 30 s)"
   .venv/bin/python manage.py demo_setup
 fi

@@ -3,7 +3,8 @@
     python manage.py demo_data --battles 1000000 --seed 7 [--community demo] [--batch-size 5000]
 
 What it writes, in the community (created if missing; `demo` by default), everything in the
-state a release includes:
+state a release includes; it marks the community `has_synthetic_data`, so that its task,
+release and leaderboard pages and its releases' datasheets say the pool is synthetic:
 
 - 15 model endpoints (OpenAI-compatible, names like `atlas-7b-chat`, base URLs under `.invalid`)
   with a latent strength each. They are shared by all communities and inactive, as retired models
@@ -1258,6 +1259,9 @@ class Command(BaseCommand):
         now = timezone.now()
         with transaction.atomic():
             scope = _community_ensure(community)
+            # Every page that shows the community's pool, and its releases, say it is synthetic.
+            Community.objects.filter(pk=scope.pk).update(has_synthetic_data=True)
+            scope.has_synthetic_data = True
             already = Battle.objects.filter(community=scope).count()
             rng = random.Random(f"demo_data:{seed}:{scope.slug}:{already}")  # noqa: S311 (synthetic data, not secrets)
             volunteers = _volunteers_ensure(
