@@ -12,7 +12,7 @@ from community.models import Appeal, Sanction
 from community.services import appeal_submit
 from feedback.models import AuditEntry, Battle, Report
 from feedback.moderation.services import appeal_decide_as_moderator
-from feedback.tests.moderation_setup import world_create
+from feedback.tests.moderation_setup import admin_user, moderator_of, world_create
 
 pytestmark = pytest.mark.django_db
 
@@ -165,13 +165,15 @@ class TestAppeal:
 
     @pytest.mark.parametrize(("decision", "is_lifted"), [("lift", True), ("keep", False)])
     def test_decided_in_the_console(self, client, world, decision, is_lifted):
-        sanction = suspend(world)
+        sanction = suspend(world)  # imposed by world.moderator
+        second = moderator_of(world.community)
         appeal = appeal_submit(user=world.judge, sanction_id=sanction.pk, text="Sorry.")
         client.force_login(world.other_moderator)
         url = reverse("feedback:moderation_appeal_decide", args=[appeal.pk])
         assert client.post(url, {"decision": decision, "reason": "Fair."}).status_code == 403
-        client.force_login(world.moderator)
-        assert "Sorry." in client.get(reverse("feedback:moderation_appeals")).content.decode()
+        client.force_login(second)
+        page = client.get(reverse("feedback:moderation_appeals")).content.decode()
+        assert "Sorry." in page and "Lift the sanction" in page
         assert client.post(url, {"decision": decision, "reason": ""}).status_code == 400
         assert client.post(url, {"decision": "maybe", "reason": "Hm."}).status_code == 400
         assert not AuditEntry.objects.exists()
@@ -179,16 +181,50 @@ class TestAppeal:
         appeal.refresh_from_db()
         sanction.refresh_from_db()
         assert appeal.status == ("granted" if is_lifted else "rejected")
-        assert (appeal.decided_by, appeal.decision_reason) == (world.moderator, "First offence.")
+        assert (appeal.decided_by, appeal.decision_reason) == (second, "First offence.")
         assert (sanction.lifted_at is not None) == is_lifted
         entry = AuditEntry.objects.get()
-        assert (entry.action, entry.subject, entry.reason) == (
+        assert (entry.action, entry.actor, entry.subject, entry.reason) == (
             "appeal_grant" if is_lifted else "appeal_reject",
+            second,
             world.judge,
             "First offence.",
         )
         with pytest.raises(Conflict):
-            appeal_decide_as_moderator(actor=world.moderator, appeal_id=appeal.pk, is_granted=True, reason="Again")
+            appeal_decide_as_moderator(actor=second, appeal_id=appeal.pk, is_granted=True, reason="Again")
+
+    @pytest.mark.parametrize("decision", ["lift", "keep"])
+    def test_the_moderator_who_imposed_the_sanction_does_not_decide_its_appeal(self, client, world, decision):
+        """The sanctions page promises that another moderator decides an appeal."""
+        sanction = suspend(world)  # imposed by world.moderator
+        appeal = appeal_submit(user=world.judge, sanction_id=sanction.pk, text="Sorry.")
+        client.force_login(world.moderator)
+        page = client.get(reverse("feedback:moderation_appeals")).content.decode()
+        assert "Sorry." in page
+        assert "You imposed this sanction, so another moderator" in page
+        assert reverse("feedback:moderation_appeal_decide", args=[appeal.pk]) not in page
+        assert "Lift the sanction" not in page
+        url = reverse("feedback:moderation_appeal_decide", args=[appeal.pk])
+        response = client.post(url, {"decision": decision, "reason": "I stand by it."})
+        assert response.status_code == 403
+        assert (
+            "You imposed this sanction, so you cannot decide its appeal: another moderator of the community "
+            "(an admin, for a site-wide sanction) reads it and decides."
+        ) in response.content.decode()
+        appeal.refresh_from_db()
+        sanction.refresh_from_db()
+        assert (appeal.status, appeal.decided_by, sanction.lifted_at) == ("open", None, None)
+        assert not AuditEntry.objects.exists()
+        # An admin who imposed a site-wide ban cannot decide its appeal either; another admin can.
+        ban = Sanction.objects.create(
+            user=world.volunteer, community=None, kind="ban", reason="Spam", imposed_by=world.admin
+        )
+        ban_appeal = appeal_submit(user=world.volunteer, sanction_id=ban.pk, text="Not spam.")
+        with pytest.raises(NotAllowed, match="You imposed this sanction"):
+            appeal_decide_as_moderator(actor=world.admin, appeal_id=ban_appeal.pk, is_granted=True, reason="Ok")
+        appeal_decide_as_moderator(actor=admin_user(), appeal_id=ban_appeal.pk, is_granted=True, reason="Ok")
+        ban.refresh_from_db()
+        assert ban.lifted_at is not None
 
     def test_site_wide_appeals_are_for_admins(self, world):
         sanction = suspend(world, community=None, kind="ban", reason="Spam account")
