@@ -1,9 +1,18 @@
 from django.contrib import admin
+from django.templatetags.static import static
 from django.urls import include, path
+from django.utils.functional import lazy
+from django.views.decorators.cache import cache_control
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+# Browsers and feed readers ask for /favicon.ico without reading a page: send them to the static icon.
+# Not a permanent redirect, so a new icon (a new hashed name in production) is found within a day.
+favicon_redirect = cache_control(max_age=86400, public=True)(RedirectView.as_view(url=lazy(static, str)("favicon.ico")))
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("favicon.ico", favicon_redirect, name="favicon"),
     path("accounts/", include("allauth.urls")),
     # The researchers' API: its OpenAPI 3 schema, Swagger UI (assets served locally), the live pool, API tokens.
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
