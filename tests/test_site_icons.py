@@ -1,4 +1,5 @@
-"""The site's icon: /favicon.ico (asked for by browsers and feed readers without reading a page) and the links in every page."""
+"""The site's icon: /favicon.ico, which browsers and feed readers ask for without reading a page, and the
+links to the icons in every page."""
 
 import pytest
 
