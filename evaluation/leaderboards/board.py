@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from evaluation.leaderboards.presentation import heat_maps, interval_plot, table_rows
 from evaluation.leaderboards.scopes import Scope
-from evaluation.leaderboards.selectors import snapshot_history
+from evaluation.leaderboards.selectors import scope_skip_reason, snapshot_history
 from evaluation.models import LeaderboardSnapshot
 
 BOARD_TEMPLATE = "evaluation/leaderboards/board.html"
@@ -44,6 +44,9 @@ def board_context(scope: Scope, snapshot: LeaderboardSnapshot | None) -> dict[st
         "min_category_battles": settings.LEADERBOARD_MIN_CATEGORY_BATTLES,
         "refresh_minutes": settings.LEADERBOARD_REFRESH_MINUTES,
     }
+    skipped = scope_skip_reason(scope)
+    if skipped is not None:  # the engine refused this scope's battles: say so, not "too few battles"
+        context["not_fitted"] = {"refresh": skipped[0], "reason": skipped[1]}
     if snapshot is None:
         return context
     rows = table_rows(snapshot.data)

@@ -52,13 +52,14 @@ def scope_parse(*, community: Community | None, params: Mapping[str, str]) -> Sc
 
 def scope_check_known(scope: Scope) -> None:
     """404 for a topic or language that has no leaderboard in this community, unless it is one
-    of the community's own topics (its page then says that it needs more battles)."""
+    of the community's own topics (its page then says that it needs more battles) or the last
+    refresh tried it and the engine refused its battles (its page then gives the reason)."""
     if scope.category == LeaderboardCategory.OVERALL:
         return
     snapshots = LeaderboardSnapshot.objects.filter(
         community=scope.community, category=scope.category, category_value=scope.value
     )
-    if snapshots.exists():
+    if snapshots.exists() or scope_skip_reason(scope) is not None:  # the page says why it has none
         return
     if scope.category == LeaderboardCategory.TOPIC:
         communities = [scope.community] if scope.community else list(Community.objects.all())
@@ -126,6 +127,31 @@ def snapshots_latest(*, community: Community | None = None, every_community: boo
         .only(*SNAPSHOT_LIST_FIELDS, "community__slug", "community__name")
         .order_by("community__name", "category", "category_value", "style_control")
     )
+
+
+def scope_skip_reason(scope: Scope) -> tuple[LeaderboardRefresh, str] | None:
+    """The latest finished refresh and its reason, if it could not fit this scope's leaderboard
+    (the engine refused its battles); None if it fitted it, left it unchanged or none has run."""
+    refresh = (
+        LeaderboardRefresh.objects.filter(status=LeaderboardRefresh.Status.SUCCEEDED)
+        .only("skipped", "finished_at")
+        .order_by("-created_at", "-pk")
+        .first()
+    )
+    if refresh is None:
+        return None
+    community_id = scope.community.pk if scope.community else None
+    for entry in refresh.skipped:
+        if not isinstance(entry, dict):  # refreshes before the scope was recorded: words only
+            continue
+        if (entry.get("community_id"), entry.get("category"), entry.get("value"), entry.get("style_control")) == (
+            community_id,
+            scope.category,
+            scope.value,
+            scope.style_control,
+        ):
+            return refresh, str(entry.get("reason", ""))
+    return None
 
 
 def refresh_latest() -> LeaderboardRefresh | None:

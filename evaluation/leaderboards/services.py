@@ -163,7 +163,7 @@ def _scopes_recompute(refresh: LeaderboardRefresh) -> tuple[int, int]:
                 data = leaderboard_compute(counts, parameters=parameters)
         except Exception as error:  # one leaderboard the engine cannot fit must not stop the others
             logger.exception("Could not fit %s", _scope_words(scope))
-            skipped.append(f"{_scope_words(scope)}: {error}"[:500])
+            skipped.append(_skipped_entry(scope, error))
             LeaderboardRefresh.objects.filter(pk=refresh.pk).update(skipped=skipped)
             continue
         leaderboard_snapshot_store(
@@ -189,6 +189,19 @@ def _judge_outliers_refresh(community: Community, data: dict[str, Any]) -> None:
 
     ratings = {row["model"]: row["rating"] for row in data["ratings"]}
     transaction.on_commit(lambda: moderation_trust_refresh_task.delay(community.pk, ratings))
+
+
+def _skipped_entry(scope: Scope, error: Exception) -> dict[str, Any]:
+    """What a refresh records of a leaderboard it could not fit: the scope (so its page can say
+    why it has no new snapshot), the scope in words and the engine's reason."""
+    return {
+        "community_id": scope.community.pk if scope.community else None,
+        "category": scope.category,
+        "value": scope.value,
+        "style_control": scope.style_control,
+        "label": _scope_words(scope),
+        "reason": str(error)[:500],
+    }
 
 
 def _scope_words(scope: Scope) -> str:

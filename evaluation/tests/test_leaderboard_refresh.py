@@ -173,7 +173,14 @@ def test_a_leaderboard_the_engine_cannot_fit_is_reported_and_the_others_stored(p
     refresh = LeaderboardRefresh.objects.get()
     assert (refresh.status, refresh.scopes_computed) == ("succeeded", len(EXPECTED))
     assert len(refresh.skipped) == len(EXPECTED)
-    assert "all communities, all battles (style control): no style feature varies" in refresh.skipped
+    assert {
+        "community_id": None,
+        "category": "overall",
+        "value": "",
+        "style_control": True,
+        "label": "all communities, all battles (style control)",
+        "reason": "no style feature varies",
+    } in refresh.skipped
     assert not LeaderboardSnapshot.objects.filter(style_control=True).exists()
 
     monkeypatch.undo()
@@ -234,3 +241,42 @@ def test_new_community_ratings_go_to_moderation_for_judge_outlier_scores(
     judges = set(counted_battles(community=pool["first"]).values_list("judge_id", flat=True))
     scored = ContributorTrust.objects.filter(community=pool["first"], outlier_computed_at__isnull=False)
     assert judges and set(scored.values_list("user_id", flat=True)) == judges
+
+
+def answer_with_style(length: int, headers: int, list_items: int, bold: int) -> str:
+    """An answer whose style_features are exactly these."""
+    lines = ["# Plan"] * headers + ["- a point"] * list_items + ["**Note**"] * bold
+    text = "\n".join(lines)
+    return text + ("\n" if text else "") + "x" * (length - len(text) - (1 if text else 0))
+
+
+@pytest.mark.django_db
+def test_a_small_separable_slice_gets_its_style_controlled_leaderboard():
+    """Issue 12 §7: the demo pool's French battles (39 here: three copies of thirteen that
+    separate the votes along a mix of models and style terms) made the style-control fit raise
+    "did not converge", and the page then said the language needed more battles."""
+    from evaluation.leaderboards.engine import style_features
+    from evaluation.tests.test_leaderboards_engine import SEPARABLE_SLICE
+
+    community = CommunityFactory(slug="demo")
+    endpoints = {}
+    for model_a, model_b, winner, style_a, style_b in SEPARABLE_SLICE * 3:
+        for name in (model_a, model_b):
+            if name not in endpoints:
+                endpoints[name] = ModelEndpointFactory(community=community, name=name)
+        text_a, text_b = answer_with_style(*style_a), answer_with_style(*style_b)
+        assert tuple(style_features(text_a).values()) == style_a and tuple(style_features(text_b).values()) == style_b
+        battle_make(community=community, model_a=endpoints[model_a], model_b=endpoints[model_b], winner=winner,
+                    language="fr", text_a=text_a, text_b=text_b)  # fmt: skip
+
+    leaderboards_refresh()
+
+    refresh = LeaderboardRefresh.objects.get()
+    assert (refresh.status, refresh.skipped, refresh.scopes_computed) == ("succeeded", [], 8)
+    styled = LeaderboardSnapshot.objects.get(community=community, category="language", style_control=True)
+    assert styled.battles_counted == 39 and styled.data["models"] and set(styled.data["style_coefficients"]) == {
+        "length", "headers", "list_items", "bold"
+    }  # fmt: skip
+    html = Client().get("/c/demo/leaderboard/?language=fr&style=on").content.decode()
+    assert "Language: fr, style control on" in html
+    assert "could not fit" not in html and "gets its own leaderboard once" not in html

@@ -4,6 +4,7 @@ import re
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from community.tests.factories import CommunityFactory, UserFactory
 from evaluation.models import LeaderboardRefresh
@@ -116,6 +117,60 @@ def test_a_declared_topic_without_enough_battles_says_so(client):
     response, html = page(client, "/c/health-folk/leaderboard/?topic=Health")
     assert response.status_code == 200
     assert "Topic: Health gets its own leaderboard once it has 30 counted battles." in html
+
+
+def refused_by_the_engine(community, *, category, value, style_control, reason):
+    """A finished refresh that could not fit one leaderboard, as the job records it."""
+    return LeaderboardRefresh.objects.create(
+        status=LeaderboardRefresh.Status.SUCCEEDED,
+        finished_at=timezone.now(),
+        skipped=[
+            {
+                "community_id": community.pk,
+                "category": category,
+                "value": value,
+                "style_control": style_control,
+                "label": f"{community.name}, language: {value} (style control)",
+                "reason": reason,
+            }
+        ],
+    )
+
+
+def test_a_leaderboard_the_engine_refused_gives_the_reason_not_the_battle_count(client):
+    community = CommunityFactory(name="Health folk", slug="health-folk", topics=["Health"])
+    snapshot_make(community=community, category="language", value="fr")  # style control off: fitted
+    reason = "The style-control fit did not converge in 200 Newton iterations (last step 2 log-odds)."
+    refused_by_the_engine(community, category="language", value="fr", style_control=True, reason=reason)
+
+    response, html = page(client, "/c/health-folk/leaderboard/?language=fr&style=on")
+    assert response.status_code == 200
+    assert "No leaderboard here yet" in html
+    assert "This leaderboard has enough battles, but the last recomputation" in html
+    assert reason in html
+    assert "gets its own leaderboard once" not in html
+    # Style control off was fitted: its page is the board, with no such notice.
+    response, html = page(client, "/c/health-folk/leaderboard/?language=fr")
+    assert "could not fit" not in html and "version 1 of" in html
+
+    # A language refused with and without style control is no 404: its page says why.
+    refused_by_the_engine(community, category="language", value="de", style_control=False, reason="Singular.")
+    response, html = page(client, "/c/health-folk/leaderboard/?language=de")
+    assert response.status_code == 200 and "could not fit them:\n" in html and "Singular." in html
+    response, html = page(client, "/c/health-folk/leaderboard/?language=es")
+    assert response.status_code == 404
+
+
+def test_a_board_whose_newer_battles_were_refused_says_it_is_the_previous_version(client):
+    community = CommunityFactory(name="Health folk", slug="health-folk")
+    snapshot_make(community=community, category="language", value="fr", style_control=True)
+    refused_by_the_engine(community, category="language", value="fr", style_control=True, reason="Too odd.")
+    response, html = page(client, "/c/health-folk/leaderboard/?language=fr&style=on")
+    assert response.status_code == 200
+    assert (
+        "could not fit this leaderboard's newer battles:\n" in html and "Too odd. This is the previous version" in html
+    )
+    assert "atlas-7b-chat" in html
 
 
 @pytest.mark.parametrize(
