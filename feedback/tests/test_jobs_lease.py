@@ -89,6 +89,19 @@ def test_a_start_fails_the_build_of_a_dead_worker_removes_its_files_and_queues_a
     assert list(Path(releases_dir).iterdir()) == []
 
 
+def test_the_progress_the_page_polls_turns_into_the_reason_once_the_build_is_reaped(client):
+    from django.utils.html import escape
+
+    dead = build_in_flight(CommunityFactory(), lease_left=timedelta(seconds=-1))
+    client.force_login(UserFactory(role="admin"))
+    url = f"/releases/{dead.pk}/?part=progress"
+    polling = client.get(url, headers={"HX-Request": "true"}).content.decode()
+    assert "Building: Writing arena battles" in polling and "hx-trigger" in polling
+    release_builds_reap_task()
+    shown = client.get(url, headers={"HX-Request": "true"}).content.decode()
+    assert f"The build failed: {escape(reason_of(dead))}" in shown and "hx-trigger" not in shown
+
+
 def test_a_live_lease_is_left_alone_and_a_start_returns_that_build(releases_dir):
     community = CommunityFactory()
     live = build_in_flight(community, lease_left=timedelta(seconds=90), worker="node-8:77")
