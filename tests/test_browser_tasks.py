@@ -97,7 +97,11 @@ def test_checking_claims(page, platform_url, reviewer):
     battle, user = reviewer
     moon, sea = claims_proposed(answer=battle.answer_a, texts=["The moon causes tides.", "The sea is green."])
     open_task(page, platform_url, "check_claims")
-    rows = page.locator("tr.claim-row")
+    rows = page.locator("li.claim-row")
+    expect(page.get_by_role("group", name="Claim 1")).to_be_visible()
+    expect(page.get_by_role("group", name="Claim 2")).to_be_visible()
+    expect(page.locator(".verdict-options").first).to_have_text("True False Subjective Unverifiable")
+    expect(page.get_by_label("The claim (edit it if it is badly split)").first).to_have_value("The moon causes tides.")
     rows.nth(0).get_by_label("True").check()
     rows.nth(1).locator("textarea").fill("The sea is often blue.")
     rows.nth(1).get_by_label("Subjective").check()

@@ -14,9 +14,12 @@ from feedback.taskqueue.services.queue import task_next, task_skip
 
 
 class MessageOutputSerializer(serializers.Serializer):
+    """A message as the volunteer may read it: personal information redacted unless they wrote
+    it or moderate the community (`texts_shown_set`)."""
+
     id = serializers.IntegerField()
     role = serializers.CharField()
-    text = serializers.CharField()
+    text = serializers.CharField(source="shown_text")
 
 
 class TaskOutputSerializer(serializers.Serializer):
@@ -42,7 +45,7 @@ class TaskOutputSerializer(serializers.Serializer):
         elif item.kind == TaskKind.RANK:
             data["answers"] = MessageOutputSerializer(context["answers"], many=True).data
         elif item.kind == TaskKind.CHECK_CLAIMS:
-            data["claims"] = [{"id": c.pk, "text": c.text} for c in context["claims"]]
+            data["claims"] = [{"id": c.pk, "text": c.shown_text} for c in context["claims"]]
             data["verdicts"] = [value for value, _ in context["verdicts"]]
         return data
 

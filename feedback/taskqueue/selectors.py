@@ -1,13 +1,17 @@
 """Reads for the task queue, each scoped to the volunteer asking."""
 
+from collections.abc import Sequence
+
 from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.utils import timezone
 
-from community.models import Membership, User
+from community.models import Community, Membership, User
+from community.permissions import can_moderate
 from feedback.models import Claim, Message, RatingScale, TaskAssignment, TaskItem
 from feedback.moderation.selectors import message_is_visible_q
+from feedback.privacy.pii import pii_redact
 
 
 def memberships_contributing(*, volunteer: User, community_slug: str | None = None) -> list[Membership]:
@@ -129,8 +133,31 @@ def answer_claims_proposed(*, answer: Message) -> list[Claim]:
     return list(answer.claims.filter(author__isnull=True).order_by("position", "pk"))
 
 
+def texts_shown_set(
+    *, viewer: User, community: Community, messages: list[Message], claims: Sequence[Claim] = ()
+) -> None:
+    """Set `shown_text` on each message and claim: what `viewer` may read of it in a task.
+
+    Personal information is redacted as in releases (`Message.text_for_release`, the stored
+    redaction when fresh; `pii_redact` for a claim, as the release does), except for the
+    community's moderators and for the author: whoever wrote the message or owns its
+    conversation (a prompt and the answers it got), and, for a claim, the author of its answer.
+    """
+    moderates = can_moderate(viewer, community)
+
+    def is_authors(message: Message) -> bool:
+        return viewer.pk in (message.author_id, message.conversation.owner_id)
+
+    for message in messages:
+        message.shown_text = message.text if moderates or is_authors(message) else message.text_for_release
+    for claim in claims:
+        shows_original = moderates or claim.author_id == viewer.pk or is_authors(claim.answer)
+        claim.shown_text = claim.text if shows_original else pii_redact(claim.text)
+
+
 def task_context(*, assignment: TaskAssignment) -> dict:
-    """Everything a task page or the API shows for one assignment."""
+    """Everything a task page or the API shows for one assignment, each text as the volunteer
+    may read it (`shown_text`, see `texts_shown_set`)."""
     from feedback.arena.selectors import message_history
     from feedback.models import Donation, FlagLabel
 
@@ -156,4 +183,14 @@ def task_context(*, assignment: TaskAssignment) -> dict:
 
         context["claims"] = answer_claims_proposed(answer=item.answer)
         context["verdicts"] = ClaimVerdict.choices
+    messages = [*context.get("history", []), *context.get("answers", [])]
+    if "answer" in context:
+        messages.append(context["answer"])
+    for message in messages:
+        message.conversation = target.conversation  # one conversation: its owner read once
+    for claim in context.get("claims", []):
+        claim.answer = context["answer"]
+    texts_shown_set(
+        viewer=assignment.volunteer, community=item.community, messages=messages, claims=context.get("claims", [])
+    )
     return context

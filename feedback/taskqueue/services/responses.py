@@ -28,6 +28,7 @@ from feedback.models import (
 )
 from feedback.moderation.gates import review_gate_update
 from feedback.moderation.scan import scan_after_commit
+from feedback.privacy.pii import pii_redact
 from feedback.taskqueue.gold import gold_response_is_correct
 from feedback.taskqueue.selectors import (
     answer_claims_proposed,
@@ -152,7 +153,8 @@ def correction_submit(*, volunteer: User, assignment_id: object, text: object) -
         if len(text) > limit:
             raise RequestRejected(f"The answer is {len(text):,} characters long; the limit is {limit:,}.")
         original = assignment.item.answer
-        if text == original.text.strip():
+        # The model's answer as it was shown: personal information redacted (taskqueue.selectors.texts_shown_set).
+        if text in (original.text.strip(), original.text_for_release.strip()):
             raise RequestRejected("Your answer is the same as the model's. Change it, or skip this task.")
         _assignment_close(assignment, {"text": text})
         correction = Message.objects.create(
@@ -233,12 +235,12 @@ def claims_check_submit(*, volunteer: User, assignment_id: object, claims: objec
         if len(judged) != len([c for c, _, _ in checked if c is not None]):
             raise RequestRejected("Each proposed claim can be judged only once.")
 
-        verdicts = {str(claim.pk): verdict for claim, text, verdict in checked if claim and text == claim.text}
+        verdicts = {str(claim.pk): verdict for claim, text, verdict in checked if claim and _is_unedited(claim, text)}
         _assignment_close(assignment, {"verdicts": verdicts})
         labels = []
         next_position = max((c.position for c in proposed.values()), default=0) + 1
         for claim, text, verdict in checked:
-            if claim is None or text != claim.text:
+            if claim is None or not _is_unedited(claim, text):
                 claim = Claim.objects.create(
                     answer=answer,
                     position=claim.position if claim else next_position,
@@ -249,6 +251,12 @@ def claims_check_submit(*, volunteer: User, assignment_id: object, claims: objec
                 next_position += 1
             labels.append(ClaimLabel(assignment=assignment, claim=claim, volunteer=volunteer, verdict=verdict))
         return ClaimLabel.objects.bulk_create(labels)
+
+
+def _is_unedited(claim: Claim, text: str) -> bool:
+    """The claim sent back as proposed: its text, or its text as it was shown with personal
+    information redacted (taskqueue.selectors.texts_shown_set)."""
+    return text in (claim.text, pii_redact(claim.text))
 
 
 def _as_int(value: object) -> int | None:
