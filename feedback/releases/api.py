@@ -1,6 +1,5 @@
 """Researchers' API for releases: list, detail, file downloads and record proofs."""
 
-from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
@@ -8,6 +7,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from feedback.releases.downloads import file_response
 from feedback.releases.selectors import record_proof, release_file_path, release_get_for, release_list_for
 
 
@@ -40,7 +40,8 @@ class ReleaseDetailApi(APIView):
 
 
 class ReleaseFileApi(APIView):
-    """A release file, streamed."""
+    """A file of the release (a data file of its manifest, `manifest.json`, `DATASHEET.md` or
+    `RELEASE_NOTES.md`), streamed."""
 
     permission_classes = [AllowAny]
 
@@ -48,7 +49,7 @@ class ReleaseFileApi(APIView):
     def get(self, request, release_id: int, file_name: str):
         release = release_get_for(viewer=request.user, release_id=release_id)
         path = release_file_path(release=release, file_name=file_name)
-        return FileResponse(path.open("rb"), as_attachment=True, filename=f"{release.name}-{file_name}")
+        return file_response(request, path, filename=f"{release.name}-{file_name}")
 
 
 class RecordProofApi(APIView):
