@@ -214,7 +214,7 @@ REST_FRAMEWORK = {
 # Named, revocable API tokens (feedback.models.ApiToken, sent as "Authorization: Bearer <token>")
 # come first; DRF's single token per user and browser sessions still work.
 REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"].insert(0, "feedback.researchapi.authentication.ApiTokenAuthentication")
-REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"] = "drf_spectacular.openapi.AutoSchema"
+REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"] = "feedback.researchapi.schema.ApiSchema"
 # Each API token has its own budget (a session login: its user); anonymous callers share one per
 # IP address. Over the budget the API answers 429 with a Retry-After header.
 REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = [

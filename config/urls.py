@@ -1,10 +1,12 @@
 from django.contrib import admin
 from django.templatetags.static import static
-from django.urls import include, path
+from django.urls import include, path, re_path
 from django.utils.functional import lazy
 from django.views.decorators.cache import cache_control
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from feedback.api.fallback import api_not_found
 
 # Browsers and feed readers ask for /favicon.ico without reading a page: send them to the static icon.
 # Not a permanent redirect, so a new icon (a new hashed name in production) is found within a day.
@@ -22,4 +24,6 @@ urlpatterns = [
     path("", include("community.urls")),
     path("", include("feedback.urls")),
     path("", include("evaluation.urls")),
+    # Last: any other path under /api/ is a JSON 404 (feedback/api/fallback.py), never an HTML page.
+    re_path(r"^api/(?P<path>.*)$", api_not_found, name="api-not-found"),
 ]

@@ -10,7 +10,6 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from community.errors import RequestRejected
 from community.models import Community
 from evaluation.leaderboards.board import scope_url
 from evaluation.leaderboards.live import snapshot_scope
@@ -112,7 +111,7 @@ def _community(request) -> Community | None:
         return None
     community = Community.objects.filter(slug=slug).first()
     if community is None:
-        raise RequestRejected(f"There is no community {slug!r}.")
+        raise Http404(f"There is no community {slug!r}.")
     return community
 
 

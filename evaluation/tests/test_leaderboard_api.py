@@ -54,7 +54,7 @@ def test_the_list_of_one_community(client, boards):
         [boards["mine"].pk, boards["topic"].pk, boards["styled"].pk]
     )
     refused = client.get("/api/v1/leaderboards/?community=nowhere")
-    assert refused.status_code == 400
+    assert refused.status_code == 404
     assert refused.json() == {"detail": "There is no community 'nowhere'."}
 
 

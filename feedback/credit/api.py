@@ -34,7 +34,8 @@ class LeaderboardApi(APIView):
 
     @extend_schema(parameters=[InputSerializer], responses=OutputSerializer)
     def get(self, request):
-        serializer = self.InputSerializer(data=request.query_params)
+        # A plain dict: an empty `period=` is then refused, not taken for the default.
+        serializer = self.InputSerializer(data=request.query_params.dict())
         serializer.is_valid(raise_exception=True)
         board = leaderboard_get(period=serializer.validated_data["period"])
         return Response(self.OutputSerializer(board).data)

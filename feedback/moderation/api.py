@@ -1,6 +1,6 @@
 """Reports over the REST API: the same checks and answers as the report form."""
 
-from drf_spectacular.utils import extend_schema, extend_schema_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_serializer
 from rest_framework import serializers, status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
@@ -10,6 +10,7 @@ from feedback.models import ReportReason
 from feedback.moderation.ratelimits import rate_limit
 from feedback.moderation.services import report_create
 from feedback.moderation.services.reports import REPORT_COMMENT_MAX_CHARS, TARGET_KINDS
+from feedback.researchapi.schema import ErrorOutputSerializer
 
 
 class ReportCreateApi(APIView):
@@ -42,7 +43,15 @@ class ReportCreateApi(APIView):
         def get_target_id(self, report) -> int:
             return report.message_id or report.donation_id
 
-    @extend_schema(request=InputSerializer, responses={201: OutputSerializer}, operation_id="report_create")
+    @extend_schema(
+        request=InputSerializer,
+        responses={
+            201: OutputSerializer,
+            404: OpenApiResponse(ErrorOutputSerializer, description="No such item, or one you have not been shown."),
+            409: OpenApiResponse(ErrorOutputSerializer, description="You reported it already."),
+        },
+        operation_id="report_create",
+    )
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)

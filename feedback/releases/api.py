@@ -1,7 +1,7 @@
 """Researchers' API for releases: list, detail, file downloads and record proofs."""
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -9,6 +9,7 @@ from rest_framework.views import APIView
 
 from feedback.releases.downloads import file_response
 from feedback.releases.selectors import record_proof, release_file_path, release_get_for, release_list_for
+from feedback.researchapi.schema import ErrorOutputSerializer
 
 
 class ReleaseOutputSerializer(serializers.Serializer):
@@ -57,18 +58,21 @@ class RecordProofApi(APIView):
 
     @extend_schema(
         parameters=[OpenApiParameter("file", str, description="The file to look in, when several hold the id.")],
-        responses=inline_serializer(
-            name="RecordProof",
-            fields={
-                "release": serializers.CharField(),
-                "file": serializers.CharField(),
-                "record": serializers.DictField(),
-                "leaf_index": serializers.IntegerField(),
-                "tree_size": serializers.IntegerField(),
-                "audit_path": serializers.ListField(child=serializers.CharField()),
-                "root": serializers.CharField(),
-            },
-        ),
+        responses={
+            200: inline_serializer(
+                name="RecordProof",
+                fields={
+                    "release": serializers.CharField(),
+                    "file": serializers.CharField(),
+                    "record": serializers.DictField(),
+                    "leaf_index": serializers.IntegerField(),
+                    "tree_size": serializers.IntegerField(),
+                    "audit_path": serializers.ListField(child=serializers.CharField()),
+                    "root": serializers.CharField(),
+                },
+            ),
+            409: OpenApiResponse(ErrorOutputSerializer, description="Several files hold this id: add `?file=<name>`."),
+        },
     )
     def get(self, request, release_id: int, record_id: str):
         release = release_get_for(viewer=request.user, release_id=release_id)

@@ -27,7 +27,7 @@ from rest_framework.views import APIView
 
 from community.errors import RequestRejected
 from feedback.releases.formats import CLAIM_LABELS, WINNERS
-from feedback.researchapi import schema  # noqa: F401 (registers the token scheme with drf-spectacular)
+from feedback.researchapi.schema import ErrorOutputSerializer
 from feedback.researchapi.selectors import (
     ALL_FILTERS,
     POOL_KINDS,
@@ -46,14 +46,7 @@ LANGUAGE_PATTERN = r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$"
 SLUG_PATTERN = r"^[-a-zA-Z0-9_]+$"
 # A cursor's position is a primary key: a 64-bit integer at most.
 _POSITION = re.compile(r"[0-9]{1,19}")
-
-
-@extend_schema_serializer(component_name="Error")
-class ErrorOutputSerializer(serializers.Serializer):
-    """Every refusal: what went wrong, and for invalid input the message of each field."""
-
-    detail = serializers.CharField()
-    errors = serializers.DictField(child=serializers.JSONField(), required=False)
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 ERRORS = {
@@ -192,6 +185,16 @@ RECORD_SERIALIZERS: dict[str, type[serializers.Serializer]] = {
 }
 
 
+class DayField(serializers.DateField):
+    """A day written YYYY-MM-DD (the schema's `format: date`), not the other ISO 8601 forms
+    (20240301, 2024-W09-5) that Python would also read."""
+
+    def to_internal_value(self, value):
+        if not isinstance(value, str) or not _DAY.fullmatch(value):
+            self.fail("invalid", format="YYYY-MM-DD")
+        return super().to_internal_value(value)
+
+
 class PoolCursorPagination(CursorPagination):
     """Pages in primary-key order; a malformed cursor is a 400, never a server error."""
 
@@ -202,13 +205,14 @@ class PoolCursorPagination(CursorPagination):
     invalid_cursor = "The cursor is not valid: follow the `next` or `previous` link of a page as it is."
 
     def decode_cursor(self, request):
+        # A cursor names a page; one that names none is a 404 (as DRF answers), with our message.
         try:
             cursor = super().decode_cursor(request)
         except NotFound:
-            raise RequestRejected(self.invalid_cursor) from None
+            raise NotFound(self.invalid_cursor) from None
         if cursor is not None and cursor.position is not None:
             if not _POSITION.fullmatch(cursor.position) or int(cursor.position) >= 2**63:
-                raise RequestRejected(self.invalid_cursor)
+                raise NotFound(self.invalid_cursor)
         return cursor
 
 
@@ -229,7 +233,7 @@ def _parameters(kind: str) -> list[OpenApiParameter]:
         "community": OpenApiParameter(
             "community",
             {"type": "string", "pattern": SLUG_PATTERN, "maxLength": 60},
-            description="A community's slug (GET /api/v1/communities/ lists them). An unknown slug is a 400.",
+            description="A community's slug (GET /api/v1/communities/ lists them). An unknown slug is a 404.",
         ),
         "language": OpenApiParameter(
             "language",
@@ -247,7 +251,7 @@ def _parameters(kind: str) -> list[OpenApiParameter]:
         "until": OpenApiParameter(
             "until",
             OpenApiTypes.DATE,
-            description=f"Records up to and including this day (UTC), by {dated_by}. Not before `since`.",
+            description=f"Records up to and including this day (UTC), by {dated_by}. Before `since`: none match.",
         ),
     }
     return [every[name] for name in POOL_KINDS[kind].filters] + [
@@ -296,20 +300,16 @@ class PoolListApi(APIView):
 
     kind = ""
     permission_classes = [IsAuthenticated, PoolReader]
+    empty_query_is_absent = True  # `?model=` is the same as no model filter (in the schema: allowEmptyValue)
 
     class InputSerializer(serializers.Serializer):
         community = serializers.RegexField(SLUG_PATTERN, max_length=60, required=False)
         language = serializers.RegexField(LANGUAGE_PATTERN, max_length=16, required=False)
         model = serializers.CharField(max_length=120, required=False)
-        since = serializers.DateField(required=False)
-        until = serializers.DateField(required=False)
+        since = DayField(required=False)
+        until = DayField(required=False)
         cursor = serializers.CharField(max_length=2000, required=False)
         page_size = serializers.IntegerField(min_value=1, max_value=PAGE_SIZE_MAX, required=False)
-
-        def validate(self, data):
-            if "since" in data and "until" in data and data["until"] < data["since"]:
-                raise serializers.ValidationError({"until": ["`until` cannot be before `since`."]})
-            return data
 
     def get(self, request, **kwargs):
         kind = pool_kind_get(kind=self.kind)

@@ -23,7 +23,6 @@ from django.db.models import Avg, Exists, F, OuterRef, Q, QuerySet, Subquery, Va
 from django.db.models.functions import Coalesce, NullIf
 from django.http import Http404
 
-from community.errors import RequestRejected
 from community.models import Community, ErasureRequest, User
 from feedback.models import (
     ApiToken,
@@ -95,9 +94,7 @@ def pool_community_get(*, slug: str) -> Community:
     try:
         return Community.objects.get(slug=slug)
     except Community.DoesNotExist:
-        raise RequestRejected(
-            f"No community has the slug {slug!r}: GET /api/v1/communities/ lists every community."
-        ) from None
+        raise Http404(f"No community has the slug {slug!r}: GET /api/v1/communities/ lists every community.") from None
 
 
 @dataclass(frozen=True)

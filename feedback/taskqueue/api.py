@@ -1,13 +1,14 @@
 """The task queue's REST API: the same work as the task pages, for scripts and other clients."""
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema, extend_schema_serializer, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_serializer, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from feedback.models import TaskKind
 from feedback.moderation.ratelimits import rate_limit
+from feedback.researchapi.schema import ErrorOutputSerializer
 from feedback.taskqueue.selectors import assignment_get_for_volunteer, task_context
 from feedback.taskqueue.services import responses
 from feedback.taskqueue.services.queue import task_next, task_skip
@@ -50,6 +51,8 @@ class TaskOutputSerializer(serializers.Serializer):
         return data
 
 
+# A task that can no longer be answered (answered, skipped, taken down, full), for the OpenAPI schema.
+CONFLICT = OpenApiResponse(ErrorOutputSerializer, description="The task cannot be answered or skipped any more.")
 # What answering or skipping a task returns (for the OpenAPI schema).
 TASK_STATUS = inline_serializer(
     "TaskStatus", fields={"id": serializers.IntegerField(), "status": serializers.CharField()}
@@ -93,7 +96,7 @@ class TaskAnswerApi(APIView):
     """The body depends on the kind: {"ratings": {scale: 1-5}}, {"labels": [...], "note": ""},
     {"text": ...}, {"order": [[id], [id, id], ...]} or {"claims": [{"id", "text", "verdict"}]}."""
 
-    @extend_schema(request=OpenApiTypes.OBJECT, responses={201: TASK_STATUS})
+    @extend_schema(request=OpenApiTypes.OBJECT, responses={201: TASK_STATUS, 409: CONFLICT})
     def post(self, request, assignment_id: int):
         rate_limit(request, "submissions")
         responses.task_answer_submit(volunteer=request.user, assignment_id=assignment_id, answer=request.data)
@@ -102,7 +105,7 @@ class TaskAnswerApi(APIView):
 
 
 class TaskSkipApi(APIView):
-    @extend_schema(request=None, responses=TASK_STATUS)
+    @extend_schema(request=None, responses={200: TASK_STATUS, 409: CONFLICT})
     def post(self, request, assignment_id: int):
         assignment = task_skip(volunteer=request.user, assignment_id=assignment_id)
         return Response({"id": assignment.pk, "status": assignment.status})
