@@ -35,12 +35,73 @@ def release_folder(release: Release) -> Path:
     return Path(settings.RELEASES_DIR) / release.folder
 
 
+# Besides the data files its manifest lists, every release has these (written by the build).
+RELEASE_DOCUMENTS = {
+    "manifest.json": "counts, licence, filters, files with their SHA-256, the Merkle root",
+    "DATASHEET.md": "the datasheet",
+    "RELEASE_NOTES.md": "what changed since the previous release",
+}
+DATASET_DICT_ARCHIVE = "dataset_dict.tar"
+
+
 def release_file_path(*, release: Release, file_name: str) -> Path:
-    """A file the manifest lists (never anything else in the folder)."""
+    """A file the manifest lists or one of the release's documents (never anything else in
+    the folder)."""
+    if release.folder and file_name in RELEASE_DOCUMENTS:
+        return release_folder(release) / file_name
     for entry in release.manifest.get("files", []):
         if Path(entry["path"]).name == file_name:
             return release_folder(release) / Path(entry["path"]).name
     raise Http404("This release has no such file.")
+
+
+def release_dataset_dict_folder(*, release: Release) -> Path:
+    """The release folder, which holds the `DatasetDict` in `dataset_dict/`; 404 before it is built."""
+    folder = release_folder(release)
+    if not release.folder or not (folder / "dataset_dict" / "dataset_dict.json").is_file():
+        raise Http404("This release has no DatasetDict.")
+    return folder
+
+
+def release_downloads(*, release: Release) -> list[dict]:
+    """Everything of a built release a researcher can download, each with its bytes: the
+    documents, then the `DatasetDict` as one tar archive. (The data files are in the manifest.)"""
+    from feedback.releases.downloads import archive_members, archive_size
+
+    if not release.folder:
+        return []
+    folder = release_folder(release)
+    downloads = [
+        {"name": name, "bytes": (folder / name).stat().st_size, "what": what}
+        for name, what in RELEASE_DOCUMENTS.items()
+        if (folder / name).is_file()
+    ]
+    if (folder / "dataset_dict" / "dataset_dict.json").is_file():
+        downloads.append(
+            {
+                "name": DATASET_DICT_ARCHIVE,
+                "bytes": archive_size(archive_members(folder)),
+                "what": "every kind as one Hugging Face DatasetDict (datasets.load_from_disk), as one tar archive",
+            }
+        )
+    return downloads
+
+
+def release_example_record(*, release: Release) -> tuple[str, str] | None:
+    """(file name, record id) of the first record of the release's first JSONL file that holds
+    one, for the proof example on the release page; None for an empty release."""
+    if not release.folder:
+        return None
+    for name, path in _jsonl_files(release):
+        with path.open(encoding="utf-8") as lines:
+            for line in lines:
+                if line.strip():
+                    record = json.loads(line)
+                    for field in RECORD_ID_FIELDS:
+                        if isinstance(record.get(field), str):
+                            return name, record[field]
+                    break
+    return None
 
 
 def _jsonl_files(release: Release) -> list[tuple[str, Path]]:

@@ -11,6 +11,11 @@ urlpatterns = [
     path("api/v1/releases/", api.ReleaseListApi.as_view(), name="api-releases"),
     path("api/v1/releases/<int:release_id>/", api.ReleaseDetailApi.as_view(), name="api-release"),
     path(
+        "api/v1/releases/<int:release_id>/files/dataset_dict.tar",
+        views.release_dataset_dict_archive,
+        name="api-release-dataset-dict",
+    ),
+    path(
         "api/v1/releases/<int:release_id>/files/<str:file_name>", api.ReleaseFileApi.as_view(), name="api-release-file"
     ),
     path(

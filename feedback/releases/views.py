@@ -2,15 +2,24 @@
 admins (and moderators, for a community)."""
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_POST
+from django.urls import reverse
+from django.views.decorators.http import require_POST, require_safe
 from django.views.decorators.vary import vary_on_headers
 
 from community.errors import RequestRejected
 from community.models import Community
 from community.selectors import community_list
-from feedback.releases.selectors import release_get_for, release_list_for
+from feedback.releases.downloads import archive_response
+from feedback.releases.selectors import (
+    DATASET_DICT_ARCHIVE,
+    release_dataset_dict_folder,
+    release_downloads,
+    release_example_record,
+    release_get_for,
+    release_list_for,
+)
 from feedback.releases.services import release_build_start, release_datasheet_edit, release_may_build, release_publish
 
 TEMPLATE = "feedback/releases/detail.html"
@@ -38,15 +47,39 @@ def release_detail(request: HttpRequest, release_id: int) -> HttpResponse:
     context = {
         "release": release,
         "may_build": release_may_build(user=request.user, community=release.community),
+    }
+    if request.htmx and request.GET.get("part") == "progress":
+        return render(request, f"{TEMPLATE}#progress", context)
+    files_url = reverse("feedback:api-release-file", args=[release.pk, DATASET_DICT_ARCHIVE])
+    context |= {
         "charts": [
             ("Records by kind", _bars(release.manifest.get("counts", {}).get("by_kind", {}))),
             ("Battles by language", _bars(release.manifest.get("counts", {}).get("by_language", {}))),
             ("Answers by model", _bars(release.manifest.get("counts", {}).get("by_model", {}))),
         ],
+        "downloads": release_downloads(release=release),
+        "files_url": request.build_absolute_uri(files_url).removesuffix(DATASET_DICT_ARCHIVE),
+        "proof_example": _proof_example(request, release),
     }
-    if request.htmx and request.GET.get("part") == "progress":
-        return render(request, f"{TEMPLATE}#progress", context)
     return render(request, TEMPLATE, context)
+
+
+def _proof_example(request: HttpRequest, release) -> dict | None:
+    """The proof of the release's first record: a URL that answers 200."""
+    example = release_example_record(release=release)
+    if example is None:
+        return None
+    file_name, record_id = example
+    path = reverse("feedback:api-release-proof", args=[release.pk, record_id])
+    return {"file": file_name, "url": request.build_absolute_uri(f"{path}?file={file_name}")}
+
+
+@require_safe
+def release_dataset_dict_archive(request: HttpRequest, release_id: int) -> StreamingHttpResponse:
+    """The release's `DatasetDict` folder as one tar archive, streamed."""
+    release = release_get_for(viewer=request.user, release_id=release_id)
+    folder = release_dataset_dict_folder(release=release)
+    return archive_response(request, folder, filename=f"{release.name}-{DATASET_DICT_ARCHIVE}")
 
 
 @require_POST

@@ -82,7 +82,7 @@ def test_published_releases_are_public(client, published, role):
     download = client.get(f"/api/v1/releases/{published.pk}/files/battles.jsonl")
     assert download.status_code == 200
     assert b"".join(download.streaming_content).count(b"\n") == 1
-    assert client.get(f"/api/v1/releases/{published.pk}/files/manifest.json").status_code == 404  # not a data file
+    assert client.get(f"/api/v1/releases/{published.pk}/files/manifest.json").status_code == 200
     assert client.get(f"/api/v1/releases/{published.pk}/files/..%2Fsecrets").status_code == 404
     assert client.get("/api/v1/releases/999999/").status_code == 404
 
