@@ -59,7 +59,3 @@ def api_exception_handler(exc, context):
     if isinstance(exc, exceptions.ValidationError):
         return Response({"detail": "The request is not valid.", "errors": exc.detail}, status=400)
     return exception_handler(exc, context)
-
-
-class AppendOnly(Exception):
-    """A change to an append-only log (the access audit log) was attempted: a programming error."""

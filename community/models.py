@@ -5,7 +5,9 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.functional import cached_property
 
-from community.errors import AppendOnly
+
+class AppendOnly(Exception):
+    """A change to an append-only log (the access audit log) was attempted: a programming error."""
 
 
 class UserManager(BaseUserManager):

@@ -187,9 +187,39 @@ ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
 ACCOUNT_USER_MODEL_USERNAME_FIELD = None
 ACCOUNT_EMAIL_VERIFICATION = env("ACCOUNT_EMAIL_VERIFICATION", default="none")
 ACCOUNT_LOGOUT_ON_GET = False
+# Failed log-ins are limited per client address and per (address, account), never per account
+# alone, so nobody can lock an owner out (community/account_adapter.py, docs/accounts.md).
+ACCOUNT_ADAPTER = "community.account_adapter.AccountAdapter"
+ACCOUNT_RATE_LIMITS = {
+    "login_failed": env("ACCOUNT_LOGIN_FAILED_RATE_LIMIT", default="10/m/ip,5/5m/key"),
+}
+# Reverse proxies in front of the web server that append to X-Forwarded-For (0: REMOTE_ADDR is
+# the client), so failed log-ins are counted per client and not per proxy.
+ALLAUTH_TRUSTED_PROXY_COUNT = env.int("ALLAUTH_TRUSTED_PROXY_COUNT", default=0)
 LOGIN_REDIRECT_URL = "/"
 ACCOUNT_LOGOUT_REDIRECT_URL = "/"
-EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+# Mail (password resets, address confirmations, researcher-access decisions). With neither
+# EMAIL_URL nor EMAIL_HOST set it is printed to the web server's output (var/log/web.log under
+# run.sh), and the pages that say a mail was sent say so (docs/accounts.md). EMAIL_URL, e.g.
+# smtp+tls://user:password@mail.example.org:587 (smtp+ssl://...:465 for TLS on connect), sets
+# the SMTP server in one variable; otherwise EMAIL_HOST, EMAIL_PORT, EMAIL_HOST_USER,
+# EMAIL_HOST_PASSWORD, EMAIL_USE_TLS and EMAIL_USE_SSL do; EMAIL_BACKEND names any other backend.
+EMAIL_URL = env("EMAIL_URL", default="")
+if EMAIL_URL:
+    globals().update(env.email_url_config(EMAIL_URL))
+else:
+    EMAIL_HOST = env("EMAIL_HOST", default="")
+    EMAIL_PORT = env.int("EMAIL_PORT", default=587)
+    EMAIL_HOST_USER = env("EMAIL_HOST_USER", default="")
+    EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", default="")
+    EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=not env.bool("EMAIL_USE_SSL", default=False))
+    EMAIL_USE_SSL = env.bool("EMAIL_USE_SSL", default=False)
+    EMAIL_BACKEND = env("EMAIL_BACKEND", default="") or (
+        "django.core.mail.backends.smtp.EmailBackend"
+        if EMAIL_HOST
+        else "django.core.mail.backends.console.EmailBackend"
+    )
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Feedback Commons <noreply@localhost>")
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -7,8 +7,8 @@ from django.core import mail
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 
-from community.errors import AppendOnly, Conflict, NotAllowed, RequestRejected
-from community.models import AccessAuditEntry, ResearcherApplication, User
+from community.errors import Conflict, NotAllowed, RequestRejected
+from community.models import AccessAuditEntry, AppendOnly, ResearcherApplication, User
 from community.services import (
     RESEARCHER_TERMS_VERSION,
     researcher_application_decide,
