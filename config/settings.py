@@ -61,6 +61,8 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "community.middleware.RejectNulCharactersMiddleware",
+    # Redis unreachable or no database connection free: a 503 (JSON under /api/), not a 500.
+    "community.degraded.ServiceDegradedMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -137,7 +139,19 @@ def filesystem_broker_options(folder: Path) -> dict:
 REDIS_URL = env("REDIS_URL", default="")
 
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    # A cache call (throttles, rate limits) waits at most this long for Redis before the request
+    # gets a 503 (community/degraded.py): a dead Redis fails fast instead of hanging every request.
+    REDIS_CACHE_SOCKET_TIMEOUT = env.float("REDIS_CACHE_SOCKET_TIMEOUT", default=1.0)
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {
+                "socket_connect_timeout": REDIS_CACHE_SOCKET_TIMEOUT,
+                "socket_timeout": REDIS_CACHE_SOCKET_TIMEOUT,
+            },
+        }
+    }
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",

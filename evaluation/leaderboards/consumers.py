@@ -11,18 +11,18 @@ import asyncio
 from urllib.parse import parse_qsl
 
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.http import Http404
 
 from community.errors import RequestRejected
 from community.models import Community
+from community.websocket import GuardedWebsocketConsumer
 from evaluation.leaderboards.live import board_fragment
 from evaluation.leaderboards.scopes import Scope
 from evaluation.leaderboards.selectors import scope_parse, snapshot_latest
 
 
-class LeaderboardConsumer(AsyncWebsocketConsumer):
+class LeaderboardConsumer(GuardedWebsocketConsumer):
     board: Scope
     latest_id: int | None = None
     poller: asyncio.Task | None = None

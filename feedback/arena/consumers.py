@@ -5,11 +5,11 @@ import json
 
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncWebsocketConsumer
 from django.http import Http404
 
 from community.errors import RequestRejected
 from community.models import Community
+from community.websocket import GuardedWebsocketConsumer
 from feedback.arena import fragments
 from feedback.arena.services import battle_start
 from feedback.arena.streaming import battle_turn_stream
@@ -18,7 +18,7 @@ from feedback.moderation.ratelimits import rate_limit
 from inference.client import shared_client
 
 
-class ArenaConsumer(AsyncWebsocketConsumer):
+class ArenaConsumer(GuardedWebsocketConsumer):
     community: Community
     turn: asyncio.Task | None = None
 
@@ -38,6 +38,9 @@ class ArenaConsumer(AsyncWebsocketConsumer):
         if self.turn is not None:
             self.turn.cancel()
             await asyncio.gather(self.turn, return_exceptions=True)
+
+    async def frame_rejected(self, message: str) -> None:
+        await self.send(text_data=fragments.notice(message))
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         try:

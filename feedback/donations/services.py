@@ -12,7 +12,7 @@ from django.utils import timezone
 from community.errors import Conflict, NotAllowed, RequestRejected
 from community.models import User
 from community.selectors import community_get, sanction_check, user_may_contribute
-from feedback.donations.parsing import DonationRejected, donation_parse
+from feedback.donations.parsing import DonatedConversation, DonationRejected, donation_parse
 from feedback.donations.selectors import donation_get_for_owner
 from feedback.models import Conversation, Donation, Message
 from feedback.moderation.scan import scan_after_commit
@@ -32,6 +32,10 @@ EXTERNAL_MODEL_BY_SOURCE = {
     Donation.Source.CHATGPT: "ChatGPT",
     Donation.Source.SHAREGPT: "ShareGPT assistant",
 }
+
+
+NUL = "\x00"
+NUL_IN_FILE = "holds a NUL character (\\u0000), which cannot be stored. Remove it from the file and upload it again."
 
 
 class UploadTooLarge(RequestRejected):
@@ -64,6 +68,17 @@ def donation_upload_size_check(*, size: int) -> None:
         )
 
 
+def _nul_check(conversations: list[DonatedConversation]) -> None:
+    """PostgreSQL cannot store NUL (0x00) in text or jsonb; JSON files carry it as \\u0000,
+    which the HTTP edge (community/middleware.py) cannot see inside an uploaded file."""
+    for number, conversation in enumerate(conversations, start=1):
+        if NUL in (conversation.title or ""):
+            raise RequestRejected(f"The title of conversation {number} {NUL_IN_FILE}")
+        for position, turn in enumerate(conversation.turns, start=1):
+            if NUL in turn.text:
+                raise RequestRejected(f"Conversation {number}, turn {position} {NUL_IN_FILE}")
+
+
 def donation_upload(*, owner: User, raw: bytes) -> list[Donation]:
     """Parse an export (ChatGPT's conversations.json or ShareGPT JSON) and keep each
     conversation in it as a draft for its owner to review. All or nothing."""
@@ -75,6 +90,7 @@ def donation_upload(*, owner: User, raw: bytes) -> list[Donation]:
         raise RequestRejected(str(rejected)) from None
     if not conversations:
         raise RequestRejected("The file holds no conversation with both a user and an assistant message.")
+    _nul_check(conversations)
     if len(conversations) > DONATION_UPLOAD_MAX_CONVERSATIONS:
         raise RequestRejected(
             f"The file holds {len(conversations):,} conversations; one upload may hold at most "
