@@ -44,10 +44,41 @@ def conversation_last_battle(*, conversation: Conversation) -> Battle | None:
 def message_history(*, message: Message) -> list[Message]:
     """The path from the root of the tree to `message`, oldest first (one query)."""
     by_id = {m.pk: m for m in Message.objects.filter(conversation_id=message.conversation_id)}
+    return _path_to(by_id.get(message.pk, message), by_id)
+
+
+def _path_to(message: Message | None, by_id: dict[int, Message]) -> list[Message]:
+    """The path from the root of the tree to `message`, oldest first, among `by_id`."""
     path = []
-    node: Message | None = by_id.get(message.pk, message)
+    node = message
     while node is not None:
         path.append(node)
         node = by_id.get(node.parent_id) if node.parent_id else None
     path.reverse()
     return path
+
+
+def battle_shown_for(*, judge: User, community: Community, battle_id: object = None) -> Battle | None:
+    """The battle the arena page opens with: the one asked for (`?battle=`, the judge's own in
+    this community; 404 otherwise), else the judge's latest battle still waiting for their vote,
+    so a reload never loses a battle that can be voted on. None: an empty arena."""
+    battles = Battle.objects.filter(judge=judge, community=community).select_related(
+        "model_a", "model_b", "community", "conversation"
+    )
+    if battle_id not in (None, ""):
+        try:
+            return battles.get(pk=battle_id)
+        except (Battle.DoesNotExist, ValueError, TypeError):
+            raise Http404("No such battle among yours.") from None
+    return battles.filter(status=Battle.Status.READY).order_by("-created_at", "-pk").first()
+
+
+def battle_threads(*, battle: Battle) -> dict[str, list[tuple[Message, Message]]]:
+    """Each side's conversation up to this battle's turn, as (prompt, answer) pairs, oldest first:
+    the path from the root to the side's answer (a failed turn is not on it). One query."""
+    by_id = {m.pk: m for m in Message.objects.filter(conversation_id=battle.conversation_id)}
+    threads = {}
+    for side, answer_id in (("a", battle.answer_a_id), ("b", battle.answer_b_id)):
+        path = _path_to(by_id.get(answer_id), by_id)
+        threads[side] = [(path[i], path[i + 1]) for i in range(0, len(path) - 1, 2)]
+    return threads

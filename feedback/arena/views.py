@@ -1,5 +1,7 @@
 """The arena's HTML pages: the arena itself and the vote (an htmx POST)."""
 
+import uuid
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
@@ -10,6 +12,7 @@ from django.views.decorators.vary import vary_on_headers
 
 from community.errors import RequestRejected
 from community.selectors import community_get, sanction_in_force, sanction_refusal_message, user_may_contribute
+from feedback.arena.selectors import battle_shown_for, battle_threads
 from feedback.arena.services import battle_vote_cast
 from feedback.models import Battle
 from feedback.moderation.ratelimits import rate_limit
@@ -27,7 +30,28 @@ def arena_page(request: HttpRequest, slug: str) -> HttpResponse:
     if sanction is not None:
         context = {"message": sanction_refusal_message(sanction), "community": community}
         return render(request, "community/sanctioned.html", context, status=403)
-    return render(request, TEMPLATE, {"community": community, "winners": Battle.Winner.choices})
+    # A reload shows the latest battle waiting for the volunteer's vote (or the one asked for,
+    # `?battle=`, linked from My data); "New battle" (`?new=1`) opens an empty arena.
+    battle = None
+    if not request.GET.get("new") or request.GET.get("battle"):
+        battle = battle_shown_for(judge=request.user, community=community, battle_id=request.GET.get("battle"))
+    return render(request, TEMPLATE, _arena_context(community, battle))
+
+
+def _arena_context(community, battle: Battle | None) -> dict:
+    threads = battle_threads(battle=battle) if battle else {"a": [], "b": []}
+    names_shown = battle is not None and battle.conversation.names_revealed_at is not None
+    panes = [
+        {"side": side, "turns": threads[side], "name": endpoint.name if names_shown else None}
+        for side, endpoint in (("a", battle and battle.model_a), ("b", battle and battle.model_b))
+    ]
+    return {
+        "community": community,
+        "winners": Battle.Winner.choices,
+        "battle": battle,
+        "panes": panes,
+        "idempotency_key": uuid.uuid4(),
+    }
 
 
 @require_POST

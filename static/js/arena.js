@@ -19,3 +19,9 @@ document.addEventListener("keydown", function (event) {
     vote.click();
   }
 });
+
+// A reload shows the latest battle waiting for a vote; once a prompt is sent, drop "?new=1" or
+// "?battle=<id>" from the address so a reload shows the battle just started.
+document.addEventListener("htmx:wsAfterSend", function () {
+  if (window.location.search) window.history.replaceState(null, "", window.location.pathname);
+});
