@@ -64,6 +64,16 @@ def my_conversations(*, owner: User) -> QuerySet[Conversation]:
     )
 
 
+def my_battles_unvoted(*, judge: User) -> QuerySet[Battle]:
+    """The judge's battles still waiting for their vote (answers complete, not voted), newest
+    first, each with the prompt of its turn, so My data can link back to them in the arena."""
+    return (
+        Battle.objects.filter(judge=judge, status=Battle.Status.READY)
+        .select_related("community", "answer_a__parent")
+        .order_by("-created_at", "-pk")
+    )
+
+
 def my_rating_submissions(*, volunteer: User) -> QuerySet[TaskAssignment]:
     """One row per rated answer: the assignment, its ratings (by scale) and the answer."""
     return (

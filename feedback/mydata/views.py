@@ -159,7 +159,9 @@ def my_data_page(request: HttpRequest) -> HttpResponse:
             raise Http404("No such kind of contribution.")
         return render(request, f"{PAGE_TEMPLATE}#section", _section_context(request, section))
     sections = [_section_context(request, section) for section in SECTIONS]
-    return render(request, PAGE_TEMPLATE, {"sections": sections, "flag_labels": FlagLabel.choices})
+    unvoted = Paginator(selectors.my_battles_unvoted(judge=request.user), PAGE_SIZE).get_page(1)
+    context = {"sections": sections, "flag_labels": FlagLabel.choices, "unvoted": unvoted}
+    return render(request, PAGE_TEMPLATE, context)
 
 
 @require_GET

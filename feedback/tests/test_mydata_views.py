@@ -89,6 +89,32 @@ class TestList:
         # Nothing of anyone else's.
         assert "Mostly the Moon&#x27;s gravity, and the Sun&#x27;s." not in html
 
+    def test_battles_waiting_for_a_vote_link_back_to_the_arena(self, client):
+        community, judge, _, _ = arena_setup()
+        waiting = battle_ready(judge=judge, community=community)
+        voted = battle_ready(judge=judge, community=community)
+        battle_vote_cast(judge=judge, battle_id=voted.pk, winner="tie", idempotency_key=str(uuid.uuid4()))
+        someone_elses = battle_ready(community=community, judge=MembershipFactory(community=community).user)
+        client.force_login(judge)
+        html = client.get(MY_DATA).content.decode()
+        link = f"/c/{community.slug}/arena/?battle={waiting.pk}"
+        assert 'Waiting for your vote <span class="count">1</span>' in html
+        assert f'<li class="data-row" id="unvoted-{waiting.pk}">' in html
+        assert f'href="{link}">Vote in the arena</a>' in html
+        assert f'href="{link}">Waiting for a vote: vote</a>' in html  # in its conversation too
+        assert f"?battle={voted.pk}" not in html and f"?battle={someone_elses.pk}" not in html
+        # The link opens the battle with its vote bar.
+        arena = client.get(link).content.decode()
+        assert arena.count(f'hx-post="/arena/battles/{waiting.pk}/vote/"') == 4
+
+    def test_nothing_waiting_no_section(self, client):
+        battle = battle_ready()
+        battle_vote_cast(judge=battle.judge, battle_id=battle.pk, winner="tie", idempotency_key=str(uuid.uuid4()))
+        client.force_login(battle.judge)
+        html = client.get(MY_DATA).content.decode()
+        assert 'id="mydata-unvoted"' not in html
+        assert "Waiting for your vote" not in html
+
     def test_user_text_is_escaped(self, client):
         community, judge, _, _ = arena_setup()
         battle_ready(judge=judge, community=community)
