@@ -4,12 +4,14 @@ Frames are checked before the consumer reads them, as HTTP bodies are by
 `community.middleware` (`community/input_limits.py`): a frame holding a NUL character or JSON
 nested deeper than the limit gets an error frame back and is dropped, and the socket stays
 open. A handshake whose path or query string holds a NUL is refused with close code 4400.
-When Redis is unreachable (rate limits, the cache, the channel layer's groups), a frame gets an
-error frame saying the service is degraded, and a handshake is closed with 1013 (try again
-later), instead of the socket dying without a close frame.
+When Redis is unreachable, a frame whose handling needs it (a rate limit) gets an error frame
+saying the service is degraded and the socket stays open; when the channel layer itself fails
+(its receive loop, joining a group) the socket is closed with 1013 (try again later). Neither
+drops the socket without a close frame.
 """
 
 import json
+from contextlib import suppress
 from urllib.parse import unquote
 
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -22,15 +24,23 @@ CLOSE_TRY_AGAIN_LATER = 1013  # RFC 6455: the server is overloaded or a service 
 
 
 class GuardedWebsocketConsumer(AsyncWebsocketConsumer):
+    async def __call__(self, scope, receive, send) -> None:
+        """The consumer's whole life; a Redis failure outside a frame (the channel layer's receive
+        loop, joining a group) closes the socket with 1013 instead of dropping it."""
+        try:
+            await super().__call__(scope, receive, send)
+        except SERVICE_ERRORS:
+            with suppress(*SERVICE_ERRORS):
+                await self.disconnect(CLOSE_TRY_AGAIN_LATER)
+            with suppress(Exception):  # best effort: the client may be gone already
+                await send({"type": "websocket.close", "code": CLOSE_TRY_AGAIN_LATER})
+
     async def websocket_connect(self, message: dict) -> None:
         query = self.scope.get("query_string", b"").decode("latin-1")
         if "\x00" in self.scope.get("path", "") or "\x00" in unquote(query):
             await self.close(code=CLOSE_BAD_REQUEST)
             return
-        try:
-            await super().websocket_connect(message)
-        except SERVICE_ERRORS:
-            await self.close(code=CLOSE_TRY_AGAIN_LATER)
+        await super().websocket_connect(message)
 
     async def websocket_receive(self, message: dict) -> None:
         text = message.get("text")

@@ -107,3 +107,18 @@ async def test_an_arena_prompt_gets_an_error_frame_and_the_socket_stays_open(red
         assert 'id="arena-notice"' in notice and DEGRADED_MESSAGE in notice
     assert await sync_to_async(Conversation.objects.count)() == 0
     await socket_.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_leaderboard_socket_whose_channel_layer_is_down_is_closed_with_1013(settings):
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [f"redis://127.0.0.1:{port}/0"]},
+        }
+    }
+    socket_ = WebsocketCommunicator(application, "/ws/leaderboards/", headers=[(b"origin", b"http://localhost")])
+    assert await socket_.connect(timeout=10) == (False, 1013)
