@@ -81,7 +81,7 @@ def release_downloads(*, release: Release) -> list[dict]:
             {
                 "name": DATASET_DICT_ARCHIVE,
                 "bytes": archive_size(archive_members(folder)),
-                "what": "every kind as one Hugging Face DatasetDict (datasets.load_from_disk), as one tar archive",
+                "what": "every kind as a Hugging Face DatasetDict (datasets.load_from_disk), in one tar archive",
             }
         )
     return downloads
