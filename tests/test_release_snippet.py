@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 import urllib.request
+import warnings
 
 import pytest
 
@@ -63,6 +64,14 @@ def test_the_printed_snippets_load_the_release_over_http(platform_url, tmp_path,
         release.name,
         f"{release.name}-dataset_dict.tar",
     ]
+
+    # Served by ASGI, the downloads stream: Django never lists a synchronous iterator first.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for name in ("battles.jsonl", "manifest.json", "dataset_dict.tar"):
+            with urllib.request.urlopen(f"{platform_url}/api/v1/releases/{release.pk}/files/{name}") as response:  # noqa: S310
+                assert len(response.read()) == int(response.headers["Content-Length"])
+    assert [str(w.message) for w in caught if "synchronous iterators" in str(w.message)] == []
 
     # The proof example points at a record of the release.
     proof_url = html.unescape(re.search(r'<p class="muted" id="proof-example">.*?<a href="([^"]+)"', page, re.S)[1])
