@@ -25,5 +25,5 @@ urlpatterns = [
     path("", include("feedback.urls")),
     path("", include("evaluation.urls")),
     # Last: any other path under /api/ is a JSON 404 (feedback/api/fallback.py), never an HTML page.
-    re_path(r"^api/(?P<path>.*)$", api_not_found, name="api-not-found"),
+    re_path(r"^api/(?P<path>[\s\S]*)$", api_not_found, name="api-not-found"),
 ]

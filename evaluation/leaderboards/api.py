@@ -143,6 +143,9 @@ class LeaderboardLatestApi(APIView):
     )
     def get(self, request):
         params = {key: value for key, value in request.query_params.items() if key in ("topic", "language", "style")}
+        if "topic" in params and "language" in params:
+            # Both are valid on their own; no leaderboard is kept for a topic within a language.
+            raise Http404("There is no leaderboard of a topic in one language: ask for a topic or a language.")
         scope = scope_parse(community=_community(request), params=params)
         snapshot = snapshot_latest(scope)
         if snapshot is None:

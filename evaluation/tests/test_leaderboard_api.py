@@ -98,9 +98,9 @@ def test_the_latest_snapshot_of_a_scope(client, boards):
         ("/api/v1/leaderboards/snapshots/999999/", 404),
         ("/api/v1/leaderboards/snapshots/99999999999999999999999/", 404),
         ("/api/v1/leaderboards/latest/?style=yes", 400),
-        ("/api/v1/leaderboards/latest/?topic=Health&language=fr", 400),
+        ("/api/v1/leaderboards/latest/?topic=Health&language=fr", 404),
         ("/api/v1/leaderboards/latest/?language=%3Cb%3E", 400),
-        ("/api/v1/leaderboards/latest/?community=nowhere", 400),
+        ("/api/v1/leaderboards/latest/?community=nowhere", 404),
     ],
 )
 def test_unknown_or_malformed_requests_get_a_clear_4xx(client, boards, url, status):

@@ -1,6 +1,6 @@
 """The arena's REST API: read one's own battles and vote on them."""
 
-from drf_spectacular.utils import extend_schema, extend_schema_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -8,7 +8,8 @@ from rest_framework.views import APIView
 from feedback.arena.selectors import battle_get_for_judge
 from feedback.arena.services import battle_vote_cast
 from feedback.models import Battle
-from feedback.moderation.ratelimits import rate_limit
+from feedback.researchapi.schema import ErrorOutputSerializer
+from feedback.researchapi.throttling import throttled_rate_limit
 
 
 class BattleOutputSerializer(serializers.Serializer):
@@ -42,15 +43,30 @@ class BattleDetailApi(APIView):
 
 
 class BattleVoteApi(APIView):
+    """A vote. Its request budget (the token's throttle) and its rate limits (the judge's and the
+    address's votes) are taken together, in one Redis round trip, before the body is read: every
+    authenticated vote request counts, valid or not."""
+
+    def check_throttles(self, request) -> None:
+        throttled_rate_limit(request, self, "votes")
+
     @extend_schema_serializer(component_name="BattleVoteInput")
     class InputSerializer(serializers.Serializer):
         winner = serializers.ChoiceField(choices=Battle.Winner.values)
         idempotency_key = serializers.UUIDField()
 
-    @extend_schema(request=InputSerializer, responses=BattleOutputSerializer)
+    @extend_schema(
+        request=InputSerializer,
+        responses={
+            200: BattleOutputSerializer,
+            409: OpenApiResponse(
+                ErrorOutputSerializer,
+                description="Voted already (another key), not ready, errored, or the key was used for another vote.",
+            ),
+        },
+    )
     def post(self, request, battle_id: int):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        rate_limit(request, "votes")
         battle = battle_vote_cast(judge=request.user, battle_id=battle_id, **serializer.validated_data)
         return Response(BattleOutputSerializer(battle).data)

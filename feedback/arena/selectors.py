@@ -1,9 +1,10 @@
 """Reads for the arena, each scoped to who is asking."""
 
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404
+from django.utils import timezone
 
-from community.models import Community, User
+from community.models import Community, Membership, Sanction, User
 from feedback.models import Battle, Conversation, Message
 from inference.models import ModelEndpoint
 
@@ -24,6 +25,34 @@ def battle_get_for_judge(*, judge: User, battle_id: int, for_update: bool = Fals
     battles = Battle.objects.select_related("model_a", "model_b", "community", "conversation")
     if for_update:
         battles = battles.select_for_update(of=("self",))
+    try:
+        return battles.get(pk=battle_id, judge=judge)
+    except (Battle.DoesNotExist, ValueError, TypeError):
+        raise Http404("No such battle.") from None
+
+
+def battle_get_for_vote(*, judge: User, battle_id: object) -> Battle:
+    """The judge's battle for a vote, in one statement: with its conversation (both rows locked
+    until the transaction ends, so votes on a battle, and in a conversation, go one at a time),
+    its models and community, and whether the judge may contribute to the community now
+    (`judge_may_contribute`: a member under its current licence) and is under a sanction there
+    (`judge_is_sanctioned`). 404 for anyone else's battle."""
+    community = OuterRef("community_id")
+    current_licence = Membership.objects.filter(
+        user=judge,
+        community=community,
+        licence_accepted_at__isnull=False,
+        licence_version=OuterRef("community__licence_version"),
+        licence_name=OuterRef("community__licence_name"),
+    )
+    in_force = Sanction.objects.filter(Q(community__isnull=True) | Q(community=community), user=judge).filter(
+        Q(kind=Sanction.Kind.BAN) | Q(kind=Sanction.Kind.SUSPEND, until__gt=timezone.now()), lifted_at__isnull=True
+    )
+    battles = (
+        Battle.objects.select_related("model_a", "model_b", "community", "conversation")
+        .select_for_update(of=("self", "conversation"))
+        .annotate(judge_may_contribute=Exists(current_licence), judge_is_sanctioned=Exists(in_force))
+    )
     try:
         return battles.get(pk=battle_id, judge=judge)
     except (Battle.DoesNotExist, ValueError, TypeError):

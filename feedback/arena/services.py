@@ -16,7 +16,7 @@ from community.selectors import sanction_check, user_may_contribute
 from feedback.arena.identity import answer_reveals_identity, identity_terms
 from feedback.arena.selectors import (
     arena_endpoints_available,
-    battle_get_for_judge,
+    battle_get_for_vote,
     conversation_get_for_owner,
     conversation_last_battle,
 )
@@ -161,14 +161,17 @@ def battle_vote_cast(*, judge: User, battle_id: object, winner: object, idempote
     except ValueError:
         raise RequestRejected("The vote has no valid idempotency key (a UUID).") from None
 
+    # Three statements: the battle with everything the checks need (locked with its
+    # conversation), the battle's update, and, at the conversation's first vote, its reveal.
     try:
         with transaction.atomic():
-            battle = battle_get_for_judge(judge=judge, battle_id=battle_id, for_update=True)
+            battle = battle_get_for_vote(judge=judge, battle_id=battle_id)
             if battle.vote_idempotency_key == key:
                 return battle
-            if not user_may_contribute(user=judge, community=battle.community):
+            if not (judge.is_active and battle.judge_may_contribute):
                 raise NotAllowed(f"Join {battle.community.name} and accept its data licence before voting.")
-            sanction_check(user=judge, community=battle.community)
+            if battle.judge_is_sanctioned:
+                sanction_check(user=judge, community=battle.community)  # raises, saying why and until when
             if battle.status == Battle.Status.VOTED:
                 raise Conflict("You already voted on this battle.")
             if battle.status == Battle.Status.ERRORED:
@@ -177,7 +180,7 @@ def battle_vote_cast(*, judge: User, battle_id: object, winner: object, idempote
                 raise Conflict("Wait until both answers are complete before you vote.")
 
             now = timezone.now()
-            conversation = Conversation.objects.select_for_update().get(pk=battle.conversation_id)
+            conversation = battle.conversation
             battle.winner = winner
             battle.status = Battle.Status.VOTED
             battle.voted_at = now
@@ -187,7 +190,6 @@ def battle_vote_cast(*, judge: User, battle_id: object, winner: object, idempote
             if conversation.names_revealed_at is None:
                 conversation.names_revealed_at = now
                 conversation.save(update_fields=["names_revealed_at"])
-            battle.conversation = conversation
             return battle
     except IntegrityError:
         raise Conflict("That idempotency key was already used for another vote.") from None

@@ -32,13 +32,15 @@ can send it.
 import ipaddress
 import math
 import re
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
+from django.core.cache.backends.redis import RedisCache
 
 from community.errors import RateLimited
 
@@ -61,6 +63,22 @@ class Rate:
         return f"{self.count} {_PER[self.unit]}"
 
 
+@dataclass(frozen=True)
+class Budget:
+    """A number of requests a period for one thing (a user's votes, an address's votes, an API
+    token's requests); `refusal(wait)` is the exception raised when it is used up."""
+
+    name: str
+    rate: Rate
+    refusal: Callable[[int], Exception]
+
+    def keys(self, now: float) -> tuple[str, str]:
+        """The counters of this window and of the one before."""
+        window = math.floor(now / self.rate.seconds)
+        prefix = f"{self.name}:{self.rate.seconds}"
+        return f"{prefix}:{window}", f"{prefix}:{window - 1}"
+
+
 def rate_parse(text: str) -> Rate | None:
     """ "60/minute" -> Rate(60, "minute"); "" or "none" -> None (no limit)."""
     if not text or text.strip().lower() == "none":
@@ -76,30 +94,110 @@ def clock() -> float:
     return time.time()
 
 
-def rate_limit(request_or_scope: Any, action: str) -> None:
+def rate_limit(request_or_scope: Any, action: str, *, also: Sequence[Budget] = ()) -> None:
     """Count one `action` for the requesting user and address, or raise RateLimited (and count
     nothing) when either budget is used up. Takes an HttpRequest, a DRF Request or a
-    Channels scope."""
+    Channels scope. `also`: more budgets to take in the same step (the API's throttle: see
+    feedback/researchapi/throttling.py), each raising its own refusal when full."""
     if action not in ACTIONS:
         raise ValueError(f"action must be one of {ACTIONS}, not {action!r}")
     user, address = _requester(request_or_scope)
-    budgets = []
+    budgets = list(also)
     if user is not None and user.is_authenticated:
-        budgets.append(("user", str(user.pk), settings.RATE_LIMITS.get(action, "")))
+        budgets.append(action_budget(action, "user", str(user.pk), settings.RATE_LIMITS.get(action, "")))
     if address:
-        budgets.append(("address", address, settings.RATE_LIMITS_PER_ADDRESS.get(action, "")))
+        budgets.append(action_budget(action, "address", address, settings.RATE_LIMITS_PER_ADDRESS.get(action, "")))
+    budgets_take([budget for budget in budgets if budget is not None])
+
+
+def action_budget(action: str, scope: str, ident: str, rate_text: str) -> Budget | None:
+    """The budget of `action` for one user or address; None when that limit is off."""
+    rate = rate_parse(rate_text)
+    if rate is None:
+        return None
+    return Budget(
+        name=f"{settings.RATE_LIMIT_KEY_PREFIX}:{action}:{scope}:{ident}",
+        rate=rate,
+        refusal=lambda wait: RateLimited(wait, _message(action, scope, rate, wait)),
+    )
+
+
+def budgets_take(budgets: Sequence[Budget]) -> None:
+    """Count one request against every budget, all or none: if one is used up, nothing is
+    counted and its refusal is raised (the first full one, in order). With Redis this is one
+    round trip (a Lua script, atomic on the server); in local memory a lock makes it atomic
+    within the process."""
+    if not budgets:
+        return
     now = clock()
-    taken: list[Callable[[], None]] = []
-    for scope, ident, rate_text in budgets:
-        rate = rate_parse(rate_text)
-        if rate is None:
-            continue
-        undo, wait = _take(action, scope, ident, rate, now)
-        if wait is not None:
-            for earlier in taken:
-                earlier()
-            raise RateLimited(wait, _message(action, scope, rate, wait))
-        taken.append(undo)
+    full = _take_in_redis(budgets, now) if _redis_client() is not None else _take_in_memory(budgets, now)
+    if full is not None:
+        index, current, previous = full
+        budget = budgets[index]
+        elapsed = now - math.floor(now / budget.rate.seconds) * budget.rate.seconds
+        raise budget.refusal(_wait(budget.rate.count, current, previous, elapsed, budget.rate.seconds))
+
+
+# KEYS: each budget's (current, previous) counters; ARGV: each budget's (limit, weight of the
+# previous window, expiry). Counts into every current counter; at the first budget whose
+# weighted count goes over its limit, takes every count back and answers (its index from 1,
+# its count without this request, the previous window's count); else 0.
+_TAKE_SCRIPT = """
+local taken = 0
+for i = 1, #KEYS / 2 do
+    local current = redis.call('INCR', KEYS[2 * i - 1])
+    if current == 1 then redis.call('EXPIRE', KEYS[2 * i - 1], ARGV[3 * i]) end
+    taken = i
+    local previous = tonumber(redis.call('GET', KEYS[2 * i]) or '0')
+    if current + previous * tonumber(ARGV[3 * i - 1]) > tonumber(ARGV[3 * i - 2]) then
+        for j = 1, taken do redis.call('DECR', KEYS[2 * j - 1]) end
+        return {i, current - 1, previous}
+    end
+end
+return 0
+"""
+_script: list = []  # the registered script (redis-py's Script: EVALSHA, loaded when Redis lacks it)
+_memory_lock = threading.Lock()
+
+
+def _redis_client():
+    """The redis-py client behind Django's Redis cache, or None for another cache."""
+    backend = caches["default"]
+    if not isinstance(backend, RedisCache):
+        return None
+    return backend._cache.get_client(write=True)
+
+
+def _take_in_redis(budgets: Sequence[Budget], now: float) -> tuple[int, int, int] | None:
+    client = _redis_client()
+    if not _script:
+        _script.append(client.register_script(_TAKE_SCRIPT))
+    keys, arguments = [], []
+    for budget in budgets:
+        period = budget.rate.seconds
+        keys += [cache.make_key(key) for key in budget.keys(now)]
+        arguments += [budget.rate.count, repr(1 - (now % period) / period), 2 * period + 1]
+    answer = _script[0](keys=keys, args=arguments, client=client)
+    if not answer:
+        return None
+    return int(answer[0]) - 1, int(answer[1]), int(answer[2])
+
+
+def _take_in_memory(budgets: Sequence[Budget], now: float) -> tuple[int, int, int] | None:
+    with _memory_lock:
+        taken: list[str] = []
+        for index, budget in enumerate(budgets):
+            period = budget.rate.seconds
+            current_key, previous_key = budget.keys(now)
+            current = cache.get(current_key, 0) + 1
+            cache.set(current_key, current, timeout=2 * period + 1)
+            taken.append(current_key)
+            previous = cache.get(previous_key, 0)
+            if current + previous * (1 - (now % period) / period) > budget.rate.count:
+                for key in taken:
+                    cache.set(key, cache.get(key, 1) - 1, timeout=2 * period + 1)
+                return index, current - 1, previous
+    return None
 
 
 def client_address(request_or_scope: Any) -> str:
@@ -129,34 +227,6 @@ def _requester(request_or_scope: Any) -> tuple[Any, str]:
     if isinstance(request_or_scope, dict):
         return request_or_scope.get("user"), client_address(request_or_scope)
     return getattr(request_or_scope, "user", None), client_address(request_or_scope)
-
-
-def _take(action: str, scope: str, ident: str, rate: Rate, now: float) -> tuple[Callable[[], None], int | None]:
-    """Count one request; (a function that takes it back, None) when within the budget, else
-    (nothing to take back, seconds to wait) with the count already taken back."""
-    period = rate.seconds
-    window = math.floor(now / period)
-    prefix = f"{settings.RATE_LIMIT_KEY_PREFIX}:{action}:{scope}:{ident}:{period}"
-    current_key, previous_key = f"{prefix}:{window}", f"{prefix}:{window - 1}"
-    cache.add(current_key, 0, timeout=2 * period + 1)
-    try:
-        current = cache.incr(current_key)
-    except ValueError:  # expired between add and incr
-        cache.add(current_key, 1, timeout=2 * period + 1)
-        current = 1
-    previous = cache.get(previous_key, 0)
-    elapsed = now - window * period
-    if current + previous * (1 - elapsed / period) <= rate.count:
-        return (lambda: _decrement(current_key)), None
-    _decrement(current_key)
-    return (lambda: None), _wait(rate.count, current - 1, previous, elapsed, period)
-
-
-def _decrement(key: str) -> None:
-    try:
-        cache.decr(key)
-    except ValueError:
-        pass
 
 
 def _wait(limit: int, current: int, previous: int, elapsed: float, period: int) -> int:
