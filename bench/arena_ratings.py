@@ -27,8 +27,18 @@ LAPACK call each, which keeps them on the calling thread (see engine._solve).
 The same check for the command: `manage.py arena_ratings --json` on battles.jsonl files of 30k
 and 300k battles in the release's shape, each in a child process.
 
+The whole process against the public code's, on one file (issue 12 §8): a battles.jsonl of
+--battles battles in the release's shape is written once; then, each as a whole process started
+from here (interpreter, imports and Django's setup included), `manage.py arena_ratings --battles
+FILE --bootstrap 100 --json` and the public leaderboard code's method on the same file: read it
+with pandas (`read_json(lines=True)`, as the public code reads its battles), keep the blind
+battles and fit the per-battle logistic regression of (d) once, without a bootstrap (so the
+reference does less work than the command). Goal: the command in at most a tenth of the
+reference's wall time. Medians of --whole-repeat runs each, alternating.
+
 Usage: .venv/bin/python bench/arena_ratings.py [--battles 1500000] [--models 150]
        [--rounds 100] [--reference-rounds 3] [--repeat 3] [--command-battles 300000]
+       [--whole-repeat 3]
 """
 
 import argparse
@@ -169,13 +179,14 @@ def command_child(path: str) -> None:
     print(json.dumps({"seconds": time.perf_counter() - start, "high_water_mib": high_water_mib()}))
 
 
-def command_memory(battles: int, models: int, seed: int, folder: Path) -> dict:
-    """Write a battles.jsonl of this many blind battles in the release's shape and rate it in a child."""
+def battles_file_write(path: Path, battles: int, models: int, seed: int) -> None:
+    """A battles.jsonl of this many blind battles in the release's shape."""
+    import orjson
+
     truth = truth_of(models, seed)
     a, b, winner = simulate(truth, battles, np.random.default_rng(seed + 3))
-    path = folder / f"battles-{battles}.jsonl"
     conversation = [{"role": "user", "content": "Hello?"}, {"role": "assistant", "content": "Hello!"}]
-    with path.open("w", encoding="utf-8") as handle:
+    with path.open("wb") as handle:
         for i, (x, y, w) in enumerate(zip(a.tolist(), b.tolist(), winner.tolist(), strict=True)):
             record = {
                 "id": f"battle-{i}",
@@ -192,12 +203,62 @@ def command_memory(battles: int, models: int, seed: int, folder: Path) -> dict:
                 "community": "open-commons",
                 "licence": "CC-BY-4.0",
             }
-            handle.write(json.dumps(record, separators=(",", ":")) + "\n")
+            handle.write(orjson.dumps(record) + b"\n")
+
+
+def command_memory(battles: int, models: int, seed: int, folder: Path) -> dict:
+    """Write a battles.jsonl of this many blind battles and rate it in a child."""
+    path = folder / f"battles-{battles}.jsonl"
+    battles_file_write(path, battles, models, seed)
     size = path.stat().st_size
     command = [sys.executable, __file__, "--command-child", str(path)]
     result = subprocess.run(command, capture_output=True, text=True, check=True, env=os.environ.copy(), cwd=ROOT)
     path.unlink()
     return {"battles": battles, "bytes": size, **json.loads(result.stdout.strip().splitlines()[-1])}
+
+
+def reference_child(path: str) -> None:
+    """The public leaderboard code's method on a battles file: pandas reads it, one logistic fit."""
+    import pandas as pd
+
+    battles = pd.read_json(path, lines=True)
+    battles = battles[battles["anony"]]
+    codes, models = pd.factorize(pd.concat([battles["model_a"], battles["model_b"]]))
+    a, b = codes[: len(battles)], codes[len(battles) :]
+    winner = battles["winner"].map({outcome: code for code, outcome in enumerate(OUTCOMES)}).to_numpy()
+    ratings = reference_fit(*reference_design(a, b, winner, len(models)))
+    print(json.dumps({"models": len(models), "top": str(models[int(np.argmax(ratings))])}))
+
+
+def whole_process(command: list[str]) -> dict:
+    """Run a command as a child process: its wall time from here, its CPU time and peak memory."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    subprocess.run(command, capture_output=True, check=True, env=os.environ.copy(), cwd=ROOT)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return {"wall": wall, "cpu": cpu, "peak_mib": after.ru_maxrss / 1024}
+
+
+def whole_processes(battles: int, models: int, seed: int, rounds: int, repeat: int, folder: Path) -> dict:
+    """The command and the reference as whole processes on one battles file, alternating."""
+    path = folder / f"battles-{battles}.jsonl"
+    battles_file_write(path, battles, models, seed)
+    command = [sys.executable, "manage.py", "arena_ratings", "--battles", str(path), "--bootstrap", str(rounds)]
+    command.append("--json")
+    reference = [sys.executable, __file__, "--reference-child", str(path)]
+    runs: dict[str, list[dict]] = {"command": [], "reference": []}
+    for _ in range(repeat):
+        runs["command"].append(whole_process(command))
+        runs["reference"].append(whole_process(reference))
+    size = path.stat().st_size
+    path.unlink()
+    summary = {"battles": battles, "bytes": size}
+    for name, results in runs.items():
+        summary[name] = {key: statistics.median(result[key] for result in results) for key in ("wall", "cpu")}
+        summary[name]["walls"] = [result["wall"] for result in results]
+    return summary
 
 
 def run_child(battles: int, models: int, rounds: int, seed: int) -> dict:
@@ -216,14 +277,19 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--command-battles", type=int, default=300_000, help="largest file for the command check")
+    parser.add_argument("--whole-repeat", type=int, default=3, help="runs of each whole process")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--command-child", help=argparse.SUPPRESS)
+    parser.add_argument("--reference-child", help=argparse.SUPPRESS)
     options = parser.parse_args()
     if options.child:
         child(options.battles, options.models, options.rounds, options.seed)
         return
     if options.command_child:
         command_child(options.command_child)
+        return
+    if options.reference_child:
+        reference_child(options.reference_child)
         return
 
     n, m = options.battles, options.models
@@ -234,6 +300,7 @@ def main() -> None:
             command_memory(size, m, options.seed, Path(folder))
             for size in (options.command_battles // 10, options.command_battles)
         ]
+        processes = whole_processes(n, m, options.seed, options.rounds, options.whole_repeat, Path(folder))
     import sklearn.linear_model  # noqa: F401, PLC0415 (so that no timing below includes the import)
 
     print(
@@ -328,6 +395,30 @@ def main() -> None:
             f"  {result['battles']:>9,} battles ({result['bytes'] / 2**20:.0f} MiB file): "
             f"peak {result['high_water_mib']:.0f} MiB (VmHWM), {result['seconds']:.2f} s"
         )
+    print()
+    print(
+        f"whole processes on one battles.jsonl of {processes['battles']:,} battles "
+        f"({processes['bytes'] / 2**20:.0f} MiB), medians of {options.whole_repeat}:"
+    )
+    print("| process | wall s | CPU s |")
+    print("|---|---:|---:|")
+    command_s, reference_s = processes["command"], processes["reference"]
+    print(
+        f"| `manage.py arena_ratings --bootstrap {options.rounds} --json` "
+        f"| {command_s['wall']:.2f} | {command_s['cpu']:.2f} |"
+    )
+    print(
+        f"| reference: pandas `read_json(lines=True)` + one logistic fit "
+        f"| {reference_s['wall']:.2f} | {reference_s['cpu']:.2f} |"
+    )
+    print(
+        f"command runs: {', '.join(f'{t:.2f}' for t in command_s['walls'])} s; reference runs: "
+        f"{', '.join(f'{t:.2f}' for t in reference_s['walls'])} s"
+    )
+    print(
+        f"command / reference: {command_s['wall'] / reference_s['wall']:.3f} of the wall time (goal at most 0.1), "
+        f"{command_s['cpu'] / reference_s['cpu']:.3f} of the CPU time"
+    )
 
 
 if __name__ == "__main__":

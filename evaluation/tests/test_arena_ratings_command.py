@@ -209,3 +209,134 @@ def test_exit_status_and_message_from_the_shell(tmp_path):
     succeeded = manage(good, "--json", "--bootstrap", "10")
     assert succeeded.returncode == 0
     assert set(json.loads(succeeded.stdout)) == {"strong", "middle", "weak", "newcomer"}
+
+
+# --- the two readers (evaluation/leaderboards/battles_file.py) --------------------------------
+
+
+def counted_by_hand(path):
+    """Blind (model_a, model_b, winner) counts and the non-blind count, line by line with the
+    standard library: the independent computation both readers must match."""
+    from collections import Counter
+
+    blind, other = Counter(), 0
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            record = json.loads(line)
+            if record["anony"]:
+                blind[(record["model_a"], record["model_b"], record["winner"])] += 1
+            else:
+                other += 1
+    return blind, other
+
+
+def as_counter(counts):
+    """A BattleCounts as per-pair outcome counts, comparable with counted_by_hand's."""
+    from collections import Counter
+
+    cells = Counter()
+    for (first, second), (won, lost, tied) in zip(
+        zip(counts.pair_first.tolist(), counts.pair_second.tolist(), strict=True),
+        counts.pair_counts.tolist(),
+        strict=True,
+    ):
+        cells[(counts.models[first], counts.models[second])] += 0  # the pair exists
+        cells[(counts.models[first], counts.models[second], "first")] += won
+        cells[(counts.models[first], counts.models[second], "second")] += lost
+        cells[(counts.models[first], counts.models[second], "tie")] += tied
+    return +cells
+
+
+def by_pair(blind):
+    from collections import Counter
+
+    cells = Counter()
+    for (a, b, winner), count in blind.items():
+        first, second = sorted((a, b))
+        if winner in ("tie", "tie (bothbad)"):
+            side = "tie"
+        else:
+            won = a if winner == "model_a" else b
+            side = "first" if won == first else "second"
+        cells[(first, second, side)] += count
+    return +cells
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        pytest.param([json.dumps(r) for r in league()], id="release shape"),
+        pytest.param([json.dumps(r) + "\r" for r in league()] + ["", "  \t"], id="CRLF and blank lines"),
+        pytest.param(["  " + json.dumps(r) + " " for r in league()], id="spaces around"),
+        pytest.param([json.dumps(r).replace('"turn": 1', '"turn": NaN') for r in league()], id="NaN in a field"),
+        pytest.param(  # pyarrow refuses a lone surrogate and 1e400, the standard library reads them
+            [json.dumps(r).replace('"turn": 1', '"turn": 1e400, "note": "\\ud800"') for r in league()],
+            id="only the exact reader",
+        ),
+    ],
+)
+def test_both_readers_count_what_the_standard_library_counts(tmp_path, lines):
+    from evaluation.leaderboards.battles_file import _exact_counts, _fast_counts, battles_file_counts
+
+    path = write_lines(tmp_path / "battles.jsonl", lines)
+    blind, other = counted_by_hand(path)
+    counts, blind_total, other_total = battles_file_counts(path)
+    assert (
+        (as_counter(counts), blind_total, other_total)
+        == (by_pair(blind), 63, 4)
+        == (by_pair(blind), sum(blind.values()), other)
+    )
+    exact = _exact_counts(path)
+    assert as_counter(BattleCounts.from_arrays(*exact[:4])) == by_pair(blind)
+    fast = _fast_counts(path)
+    if "1e400" in lines[0]:
+        assert fast is None  # pyarrow cannot read it: the exact reader decides
+    else:
+        assert as_counter(BattleCounts.from_arrays(*fast[:4])) == by_pair(blind) and fast[4:] == (63, 4)
+
+
+def test_the_fast_reader_reads_a_file_in_many_pieces(tmp_path, monkeypatch):
+    from evaluation.leaderboards import battles_file
+
+    path = write_lines(tmp_path / "battles.jsonl", [json.dumps(r) for r in league()] + ["", json.dumps(league()[0])])
+    monkeypatch.setattr(battles_file, "_CHECK_BYTES", 100)  # shorter than a line
+    fast = battles_file._fast_counts(path)
+    blind, _ = counted_by_hand(path)
+    assert as_counter(BattleCounts.from_arrays(*fast[:4])) == by_pair(blind) and fast[4:] == (64, 4)
+
+
+GOOD = json.dumps(battle("x", "y", "tie"))
+# What pyarrow's JSON reader accepts and a line-by-line reader does not (measured), and values it
+# reads but the rules refuse: each gets the exact reader's message for its line.
+LENIENT = [
+    (
+        "two objects on one line",
+        [GOOD, GOOD + " " + GOOD],
+        f"line 2: not valid JSON (Extra data, column {len(GOOD) + 2})",
+    ),
+    (
+        "an object over two lines",
+        [GOOD, GOOD[: GOOD.index('"model_a"')], GOOD[GOOD.index('"model_a"') :]],
+        "line 2: not valid JSON (Expecting property name",
+    ),
+    ("a byte-order mark", ["\ufeff" + GOOD, GOOD], "line 1: not valid JSON (Unexpected UTF-8 BOM"),
+    ("a null model", [GOOD, GOOD.replace('"x"', "null")], "line 2: model_a must be a non-empty string, got None."),
+    ("an empty model", [GOOD, GOOD.replace('"y"', '""')], "line 2: model_b must be a non-empty string, got ''."),
+    ("anony 1", [GOOD, GOOD.replace('"anony": true', '"anony": 1')], "line 2: anony must be true or false, got 1."),
+    ("anony null", [GOOD, GOOD.replace('"anony": true', '"anony": null')], "line 2: anony must be true or false"),
+]
+
+
+@pytest.mark.parametrize(("lines", "message"), [case[1:] for case in LENIENT], ids=[case[0] for case in LENIENT])
+def test_what_only_pyarrow_would_accept_is_refused_with_the_line(tmp_path, lines, message):
+    path = write_lines(tmp_path / "battles.jsonl", lines)
+    with pytest.raises(CommandError) as raised:
+        run("--battles", str(path))
+    assert str(raised.value).startswith(f"{path}, {message}")
+
+
+def test_invalid_utf8_inside_a_field_the_ratings_ignore_is_refused(tmp_path):
+    path = tmp_path / "battles.jsonl"
+    path.write_bytes(GOOD.encode() + b"\n" + GOOD.replace('"judge-1"', '"judge-\xff"').encode("latin-1") + b"\n")
+    with pytest.raises(CommandError, match=r"battles\.jsonl, line 2: not UTF-8 text"):
+        run("--battles", str(path))

@@ -1,14 +1,12 @@
 """Recompute arena ratings from a battles file (a release's `battles.jsonl`) with the site's engine."""
 
 import json
-from collections import Counter
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from evaluation.leaderboards.engine import DEFAULT_ROUNDS, MIN_BATTLES, OUTCOMES, BattleCounts, leaderboard
-
-REQUIRED_FIELDS = ("model_a", "model_b", "winner", "anony")
+from evaluation.leaderboards.battles_file import BattlesFileError, battles_file_counts
+from evaluation.leaderboards.engine import DEFAULT_ROUNDS, MIN_BATTLES, BattleCounts, leaderboard
 
 
 def _positive(value: str) -> int:
@@ -26,63 +24,17 @@ def _non_negative(value: str) -> int:
 
 
 def battle_counts_from_file(path: Path) -> tuple[BattleCounts, int, int]:
-    """(counts of the blind battles, blind battles, non-blind battles) of a battles JSONL file.
-
-    Reads one line at a time and keeps only the counts per (model_a, model_b, winner), so memory
-    does not grow with the number of battles. Every line is checked, blind or not; the first bad
-    one raises CommandError naming the file and the line. Blank lines are skipped.
-    """
-    counter: Counter = Counter()
-    blind = other = 0
+    """(counts of the blind battles, blind battles, non-blind battles) of a battles JSONL file
+    (`evaluation.leaderboards.battles_file`); a bad file or line is a CommandError naming it."""
     try:
-        handle = path.open("rb")
-    except FileNotFoundError:
-        raise CommandError(f"{path}: no such file.") from None
-    except OSError as error:
-        raise CommandError(f"{path}: cannot be read ({error.strerror}).") from None
-    with handle:
-        for number, raw in enumerate(handle, start=1):
-            where = f"{path}, line {number}"
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError:
-                raise CommandError(f"{where}: not UTF-8 text.") from None
-            if not text.strip():
-                continue
-            try:
-                record = json.loads(text)
-            except json.JSONDecodeError as error:
-                raise CommandError(f"{where}: not valid JSON ({error.msg}, column {error.colno}).") from None
-            if not isinstance(record, dict):
-                raise CommandError(f"{where}: expected a JSON object (one battle), got {type(record).__name__}.")
-            missing = [field for field in REQUIRED_FIELDS if field not in record]
-            if missing:
-                raise CommandError(f"{where}: missing field {', '.join(missing)}.")
-            model_a, model_b, winner, anony = (record[field] for field in REQUIRED_FIELDS)
-            for field, value in (("model_a", model_a), ("model_b", model_b)):
-                if not isinstance(value, str) or not value:
-                    raise CommandError(f"{where}: {field} must be a non-empty string, got {value!r}.")
-            if winner not in OUTCOMES:
-                raise CommandError(
-                    f"{where}: unknown winner {winner!r}; expected one of {', '.join(repr(o) for o in OUTCOMES)}."
-                )
-            if model_a == model_b:
-                raise CommandError(f"{where}: model {model_a!r} plays itself.")
-            if not isinstance(anony, bool):
-                raise CommandError(f"{where}: anony must be true or false, got {anony!r}.")
-            if anony:
-                counter[(model_a, model_b, winner)] += 1
-                blind += 1
-            else:
-                other += 1
-    if not blind:
-        detail = f"all {other} battles are non-blind" if other else "it holds no battles"
-        raise CommandError(f"{path}: no blind battles (anony == true) to rate: {detail}.")
-    counts = BattleCounts.from_counts((a, b, winner, count) for (a, b, winner), count in counter.items())
-    return counts, blind, other
+        return battles_file_counts(path)
+    except BattlesFileError as error:
+        raise CommandError(str(error)) from None
 
 
 class Command(BaseCommand):
+    # Reads a file and computes: no database, URL or deployment check belongs before it.
+    requires_system_checks: list[str] = []
     help = (
         "Arena ratings (Bradley-Terry, 400 points per factor 10 in odds, bootstrap 95% intervals) from a "
         "battles JSONL file such as a release's battles.jsonl. Only blind battles (anony == true) count."
