@@ -171,6 +171,9 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     # Counting battles and fitting a leaderboard takes seconds: light work, never behind a training run.
     "evaluation.leaderboards_refresh": {"queue": "default"},
+    # The reaper and the schedule of training runs: light, never behind a training run.
+    "training.runs_reap": {"queue": "default"},
+    "training.runs_schedule": {"queue": "default"},
     "training.*": {"queue": "ml"},
     "evaluation.*": {"queue": "ml"},
     "feedback.answer_claims_split": {"queue": "ml"},
@@ -359,6 +362,10 @@ RELEASES_DIR = Path(env("RELEASES_DIR", default=str(DATA_DIR / "releases")))
 # The key of the keyed hash that turns contributor ids into pseudonyms. Never published; by
 # default derived from DJANGO_SECRET_KEY. Changing it changes every later release's pseudonyms.
 RELEASE_PSEUDONYM_KEY = env("RELEASE_PSEUDONYM_KEY", default="")
+
+# --- Training runs (docs/runs.md) ------------------------------------------------------------------
+# The base model a run fine-tunes unless it names another folder of MODELS_DIR.
+TRAINING_BASE_MODEL = Path(env("TRAINING_BASE_MODEL", default=str(MODELS_DIR / "SmolLM2-135M-Instruct")))
 
 # --- Rate limits (feedback/moderation/ratelimits.py) ---------------------------------------------
 # Budgets per signed-in user and per client address, as "count/period" (second, minute, hour,
