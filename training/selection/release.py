@@ -70,32 +70,33 @@ def release_summary(manifest: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _file_read(release_dir: Path, entry: dict[str, Any]) -> bytes:
-    path = Path(release_dir) / entry["path"]
+def _records(release_dir: Path, entry: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """The records of one JSONL file of the release, streamed line by line.
+
+    The file's SHA-256 is computed on the way and checked against the manifest's when the last
+    line has been read: a changed file raises ReleaseReadError before the caller is done.
+    """
+    name = entry["path"]
+    digest = hashlib.sha256()
     try:
-        data = path.read_bytes()
+        with (Path(release_dir) / name).open("rb") as file:
+            for number, raw in enumerate(file, start=1):  # binary lines end at b"\n" only
+                digest.update(raw)
+                if not raw.strip():
+                    continue
+                try:
+                    record = json.loads(raw.decode("utf-8"))
+                except UnicodeDecodeError:
+                    raise ReleaseReadError(f"Line {number} of {name} is not UTF-8.") from None
+                except json.JSONDecodeError as error:
+                    raise ReleaseReadError(f"Line {number} of {name} is not JSON: {error.msg}.") from None
+                if not isinstance(record, dict):
+                    raise ReleaseReadError(f"Line {number} of {name} is not a JSON object.")
+                yield record
     except OSError as error:
-        raise ReleaseReadError(f"The release file {entry['path']} cannot be read: {error.strerror or error}.") from None
-    if entry.get("sha256") and hashlib.sha256(data).hexdigest() != entry["sha256"]:
-        raise ReleaseReadError(f"{entry['path']} does not match the SHA-256 in the manifest: the file was changed.")
-    return data
-
-
-def _records(data: bytes, name: str) -> Iterator[dict[str, Any]]:
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise ReleaseReadError(f"{name} is not UTF-8.") from None
-    for number, line in enumerate(text.split("\n"), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise ReleaseReadError(f"Line {number} of {name} is not JSON: {error.msg}.") from None
-        if not isinstance(record, dict):
-            raise ReleaseReadError(f"Line {number} of {name} is not a JSON object.")
-        yield record
+        raise ReleaseReadError(f"The release file {name} cannot be read: {error.strerror or error}.") from None
+    if entry.get("sha256") and digest.hexdigest() != entry["sha256"]:
+        raise ReleaseReadError(f"{name} does not match the SHA-256 in the manifest: the file was changed.")
 
 
 def release_preferences_read(release_dir: Path) -> ReleasePreferences:
@@ -117,7 +118,7 @@ def release_preferences_read(release_dir: Path) -> ReleasePreferences:
     else:
         raise ReleaseReadError(f"The release's manifest lists no {PREFERENCES}.")
     records = ReleasePreferences()
-    for index, record in enumerate(_records(_file_read(release_dir, entry), PREFERENCES)):
+    for index, record in enumerate(_records(release_dir, entry)):
         record["_leaf_index"] = offset + index
         records.append(record)
     if len(records) != entry["rows"]:
@@ -155,7 +156,7 @@ def release_flagged_ids(
         return {}
     chains: dict[str, bytes] = {}
     flagged_chains: dict[bytes, list[str]] = {}
-    for message in _records(_file_read(release_dir, entry), MESSAGE_TREES):
+    for message in _records(release_dir, entry):
         parent = message.get("parent_id")
         if parent is not None and parent not in chains:
             continue  # its parent was left out of the release

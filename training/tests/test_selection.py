@@ -600,6 +600,10 @@ def test_a_proof_of_absence_shows_the_record_in_the_release(release_dir):
 def test_a_changed_or_missing_release_file_is_refused(release_dir, tmp_path):
     with pytest.raises(ReleaseReadError, match="has no manifest.json"):
         release_preferences_read(tmp_path / "nowhere")
+    trees = release_dir / "message_trees.jsonl"
+    trees.write_text(trees.read_text().replace('"spam"', '"sparn"'), encoding="utf-8")
+    with pytest.raises(ReleaseReadError, match="message_trees.jsonl does not match the SHA-256 in the manifest"):
+        release_preferences_read(release_dir)
     path = release_dir / "preferences.jsonl"
     path.write_text(path.read_text().replace("moon", "Moon"), encoding="utf-8")
     with pytest.raises(ReleaseReadError, match="does not match the SHA-256 in the manifest"):
