@@ -45,28 +45,33 @@ def causal_lm_perplexity(
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else (start if start is not None else 0)
 
     def perplexity(texts: list[str]) -> list[float]:
-        scores: list[float] = []
-        for first in range(0, len(texts), batch_size):
-            batch = texts[first : first + batch_size]
-            rows = []
-            for text in batch:
-                ids = tokenizer(text, add_special_tokens=False)["input_ids"]
-                rows.append(([start] if start is not None else []) + ids)
-            rows = [row[:max_length] for row in rows]
-            width = max(2, max(len(row) for row in rows))
-            input_ids = torch.full((len(rows), width), pad, dtype=torch.long)
-            attention = torch.zeros((len(rows), width), dtype=torch.long)
-            for number, row in enumerate(rows):
+        rows = []
+        for text in texts:
+            ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+            rows.append((([start] if start is not None else []) + ids)[:max_length])
+        # Batches of similar lengths pad little; the scores go back in the texts' order.
+        order = sorted(range(len(rows)), key=lambda position: len(rows[position]))
+        scores = [math.nan] * len(rows)
+        for first in range(0, len(order), batch_size):
+            batch = order[first : first + batch_size]
+            width = max(2, max(len(rows[position]) for position in batch))
+            input_ids = torch.full((len(batch), width), pad, dtype=torch.long)
+            attention = torch.zeros((len(batch), width), dtype=torch.long)
+            for number, position in enumerate(batch):
+                row = rows[position]
                 input_ids[number, : len(row)] = torch.tensor(row, dtype=torch.long)
                 attention[number, : len(row)] = 1
-            input_ids, attention = input_ids.to(device), attention.to(device)
             with torch.inference_mode():
-                logits = model(input_ids=input_ids, attention_mask=attention).logits[:, :-1].float()
-            targets, mask = input_ids[:, 1:], attention[:, 1:].float()
-            losses = torch.nn.functional.cross_entropy(logits.transpose(1, 2), targets, reduction="none") * mask
-            counts = mask.sum(dim=1)
-            for loss, count in zip(losses.sum(dim=1).tolist(), counts.tolist(), strict=True):
-                scores.append(math.exp(loss / count) if count else math.nan)
+                logits = model(input_ids=input_ids.to(device), attention_mask=attention.to(device)).logits
+                for number, position in enumerate(batch):
+                    predicted = len(rows[position]) - 1  # tokens with one before them
+                    if predicted < 1:
+                        continue  # nothing to predict: NaN
+                    loss = torch.nn.functional.cross_entropy(
+                        logits[number, :predicted].float(), input_ids[number, 1 : predicted + 1].to(device)
+                    )
+                    scores[position] = math.exp(loss.item())
+            del logits
         return scores
 
     return perplexity
