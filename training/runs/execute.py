@@ -65,10 +65,14 @@ class RunLog:
         return "\n".join(self.lines)
 
 
+LOG_LEFT_OUT = ("logits/", "logps/", "entropy", "num_tokens", "runtime", "samples_per_second", "steps_per_second")
+
+
 def _log_entry_line(entry: dict[str, Any]) -> str:
+    """One logged step as a log line: loss, learning rate, throughput and the held-out metrics."""
     parts = [f"step {entry.get('step')}"]
     for name, value in entry.items():
-        if name == "step":
+        if name in ("step", "epoch") or any(part in name for part in LOG_LEFT_OUT):
             continue
         parts.append(f"{name}={value:.4g}" if isinstance(value, float) else f"{name}={value}")
     return " ".join(parts)
