@@ -59,6 +59,7 @@ class Command(BaseCommand):
         bar = ProgressBar(self.stderr)
         bar.show(run)
         run = run_execute(run_id=run.pk, on_progress=bar.show)
+        bar.show(run)
         bar.done()
         if run.status != Run.Status.SUCCEEDED:
             raise CommandError(f"Run {run.pk} {run.status}: {run.error or run.stage}")
