@@ -103,6 +103,9 @@ def test_level_below_one(tmp_path):
     path, records = answers_file(tmp_path / "claims.jsonl")
     out, _ = run("--claims", str(path), "--alpha", "0.25", "--a", "0.5", "--json")
     assert json.loads(out)["threshold"] == engine(records, "0.25", "0.5").threshold
+    text, _ = run("--claims", str(path), "--alpha", "0.25", "--a", "0.5")
+    assert "P(at least 0.5 of the kept claims are correct)" in text
+    assert "Below a = 1 only the lower bound is sure" in text
 
 
 def test_every_claim_kept_is_the_lowest_double(tmp_path):

@@ -150,6 +150,10 @@ def _text(report: dict) -> str:
             f"Guarantee: {guarantee['lower']:.4f} <= P({event}) <= "
             f"{guarantee['upper']:.4f}, for a new answer exchangeable with these."
         )
+        if report["a"] < 1:
+            lines.append(
+                "Below a = 1 only the lower bound is sure: a larger set of claims can climb back above the level."
+            )
     if report["tied_answers"]:
         lines.append(
             f"{report['tied_answers']} answers share their r value with another: the guarantee assumes distinct "
