@@ -290,3 +290,36 @@ def test_guarantee_upper_is_finite_json(tmp_path):
     report = json.loads(run("--claims", str(path), "--alpha", "0.1", "--a", "1", "--json")[0])
     assert report["guarantee"] == {"lower": 0.9, "upper": 1.0}
     assert math.isfinite(report["threshold"])
+
+
+def test_a_release_claims_row_with_scores_added_is_read(tmp_path):
+    # A release's claims.jsonl row (feedback/releases/formats.py) carries votes, agreement and more: joined to
+    # the scores, it is a line of the claims file as it stands.
+    from feedback.releases.formats import claim_record
+
+    records = []
+    for i in range(10):
+        row = claim_record(
+            {
+                "answer_id": f"ans-{i}",
+                "prompt": "Name a prime.",
+                "answer": "2 is prime. 9 is prime.",
+                "claims": [
+                    {"text": "2 is prime.", "labels": {"true": 3}},
+                    {"text": "9 is prime.", "labels": {"false": 2}},
+                ],
+                "annotators": 3,
+                "community": "open-commons",
+                "language": "en",
+                "licence": "CC-BY-4.0",
+            }
+        )
+        for claim, score in zip(row["claims"], (2 + i / 100, 1 + i / 100), strict=True):
+            claim["score"] = score
+        records.append(row)
+    path = write(tmp_path / "claims.jsonl", records)
+    report = json.loads(run("--claims", str(path), "--alpha", "0.1", "--a", "1", "--json")[0])
+    # r(x) = 1 + i/100 (the false claim); the 10th smallest of 10 is answer 9's.
+    assert report["threshold"] == 1 + 9 / 100
+    assert report["n"] == 10
+    assert report["claims"] == 20
