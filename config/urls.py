@@ -23,6 +23,7 @@ urlpatterns = [
     path("api/v1/", include("feedback.api.urls")),
     path("", include("community.urls")),
     path("", include("feedback.urls")),
+    path("", include("training.urls")),
     path("", include("evaluation.urls")),
     # Last: any other path under /api/ is a JSON 404 (feedback/api/fallback.py), never an HTML page.
     re_path(r"^api/(?P<path>[\s\S]*)$", api_not_found, name="api-not-found"),
