@@ -297,3 +297,38 @@ def test_validity_input_errors():
         conformal_validity(correct, {"s": [answer[:-1] for answer in scores]}, ["0.2"], 1)
     with pytest.raises(ConformalInputError, match="at least 2 answers"):
         conformal_validity(correct[:1], {"s": scores[:1]}, ["0.2"], 1)
+
+
+def test_split_factuality_in_blocks_matches_one_block(monkeypatch):
+    scores, correct = calibrated_answers(5, 40)
+    table = ClaimTable.from_answers(scores, correct)
+    permutations = np.random.default_rng(0).permuted(np.tile(np.arange(40), (30, 1)), axis=1)
+    whole = conformal_split_factuality(table, "0.2", "0.8", permutations, 20)
+    monkeypatch.setattr("training.calibration.conformal._VALIDITY_BLOCK_CELLS", 100)  # 2 splits a block
+    blocks = conformal_split_factuality(table, "0.2", "0.8", permutations, 20)
+    assert whole[0].tolist() == blocks[0].tolist()
+    assert whole[1].tolist() == blocks[1].tolist()
+
+
+def test_level_with_a_long_decimal_stays_exact():
+    # a = 0.50000000000000001 is 50000000000000001 / 10^17: its products with claim counts overflow 64-bit
+    # integers, so the comparisons fall back to Python integers. Exactly half correct is below it, where a float
+    # would round a to 0.5 and call it reached.
+    a = "0.50000000000000001"
+    assert float(a) == 0.5
+    # 100 claims: 100 * 10^17 is past 2^63.
+    half = ([float(s) for s in range(100, 0, -1)], [True] * 50 + [False] * 50)
+    every = ([float(s) for s in range(100, 0, -1)], [True] * 100)
+    table = ClaimTable.from_answers([half[0]], [half[1]])
+    assert conformal_r_values(table, a).tolist() == [brute_r(*half, Fraction(a))] == [1.0]
+    assert conformal_r_values(table, "0.5").tolist() == [-math.inf]
+    scores, correct = [half[0], half[0], every[0], every[0]], [half[1], half[1], every[1], every[1]]
+    permutations = every_split(4, 2)
+    factuality, removed = conformal_split_factuality(
+        ClaimTable.from_answers(scores, correct), "0.5", a, permutations, 2
+    )
+    expected = [
+        brute_split_factuality(scores, correct, Fraction(a), Fraction(1, 2), list(row), 2) for row in permutations
+    ]
+    assert factuality.tolist() == [e[0] for e in expected] == [1.0, 0.5, 0.5, 0.5, 0.5, 0.0]
+    assert removed.tolist() == [e[1] for e in expected]
