@@ -11,6 +11,7 @@ drops the socket without a close frame.
 """
 
 import json
+import logging
 from contextlib import suppress
 from urllib.parse import unquote
 
@@ -18,6 +19,8 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 
 from community.degraded import DEGRADED_MESSAGE, SERVICE_ERRORS
 from community.input_limits import json_problem
+
+logger = logging.getLogger(__name__)
 
 CLOSE_BAD_REQUEST = 4400
 CLOSE_TRY_AGAIN_LATER = 1013  # RFC 6455: the server is overloaded or a service it needs is down
@@ -29,7 +32,8 @@ class GuardedWebsocketConsumer(AsyncWebsocketConsumer):
         loop, joining a group) closes the socket with 1013 instead of dropping it."""
         try:
             await super().__call__(scope, receive, send)
-        except SERVICE_ERRORS:
+        except SERVICE_ERRORS as error:
+            logger.error("Websocket %s closed, service degraded: %r", scope.get("path"), error, exc_info=True)
             with suppress(*SERVICE_ERRORS):
                 await self.disconnect(CLOSE_TRY_AGAIN_LATER)
             with suppress(Exception):  # best effort: the client may be gone already

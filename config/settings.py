@@ -155,7 +155,10 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL]},
+            # channels_redis waits for messages with a 5 s blocking pop; redis-py's default read
+            # timeout is also 5 s, so an idle socket's receive loop timed out and the socket died.
+            # Reads get room past the pop; connecting to a dead Redis still fails within a second.
+            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 15, "socket_connect_timeout": 1}]},
         }
     }
     CELERY_BROKER_URL = REDIS_URL

@@ -9,7 +9,9 @@ import uuid
 
 import pytest
 from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
+from django.conf import settings as django_settings
 from django.test import Client, RequestFactory
 from psycopg_pool import PoolTimeout
 from rest_framework.authtoken.models import Token
@@ -122,3 +124,12 @@ async def test_a_leaderboard_socket_whose_channel_layer_is_down_is_closed_with_1
     }
     socket_ = WebsocketCommunicator(application, "/ws/leaderboards/", headers=[(b"origin", b"http://localhost")])
     assert await socket_.connect(timeout=10) == (False, 1013)
+
+
+@pytest.mark.skipif(not django_settings.REDIS_URL, reason="the Redis channel layer is configured only with REDIS_URL")
+def test_the_channel_layers_reads_outlast_its_blocking_pop():
+    """channels_redis waits for messages with a blocking pop of `brpop_timeout` (5 s); with
+    redis-py's default read timeout, also 5 s, the read timed out first and an idle socket died
+    (closed 1013 after 5 s)."""
+    layer = get_channel_layer()
+    assert [host["socket_timeout"] > layer.brpop_timeout for host in layer.hosts] == [True]
