@@ -104,23 +104,35 @@ class LoadedModel:
         # and every generation thread decodes; a lock held per call costs microseconds.
         self.tokenizer_lock = threading.Lock()
         self._running = 0
-        self._running_lock = threading.Lock()
+        self._running_changed = threading.Condition()
+        # Tokens of the generation that ended last (None before the first): with
+        # `generations_wait`, how a test sees where a stopped generation stopped.
+        self.last_completion_tokens: int | None = None
 
     @property
     def running_generations(self) -> int:
         """How many generation threads are working on this model right now."""
         return self._running
 
+    def generations_wait(self, running: int, timeout: float | None = None) -> bool:
+        """Block until exactly `running` generation threads work on this model (or `timeout`
+        seconds pass: then False). A generation ends by itself after its max_tokens, so waiting
+        for 0 always returns."""
+        with self._running_changed:
+            return self._running_changed.wait_for(lambda: self._running == running, timeout)
+
     @contextmanager
     def generation_running(self) -> Iterator[None]:
         """Count the calling generation thread in `running_generations` while the block runs."""
-        with self._running_lock:
+        with self._running_changed:
             self._running += 1
+            self._running_changed.notify_all()
         try:
             yield
         finally:
-            with self._running_lock:
+            with self._running_changed:
                 self._running -= 1
+                self._running_changed.notify_all()
 
     def chat_generation(self, messages: list[dict[str, str]], sampling: SamplingSettings) -> "ChatGeneration":
         """Prepare the answer to `messages`; raise PromptInvalid if the model cannot take them."""
@@ -227,6 +239,7 @@ class ChatGeneration:
                 new_tokens = output[0, self.prompt_tokens :].tolist()
                 self.completion_tokens = len(new_tokens)
                 self._last_token_is_eos = bool(new_tokens) and new_tokens[-1] in self._model.eos_token_ids
+                self._model.last_completion_tokens = self.completion_tokens
         deliver(None)
 
 
