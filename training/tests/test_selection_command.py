@@ -122,3 +122,29 @@ def test_bad_options_are_a_clear_error(release_dir, args, message):
 def test_a_folder_that_is_not_a_release_is_a_clear_error(tmp_path):
     with pytest.raises(CommandError, match="is not a release folder: it has no manifest.json"):
         run("--release-dir", str(tmp_path))
+
+
+def test_every_released_pair_finds_its_chosen_answer_in_the_message_trees(tmp_path, settings):
+    """The flag filter's join (a pair's prompt and chosen answer = one path of a message tree)
+    holds for arena pairs and for corrections, on a release with both."""
+    from feedback.tests.test_releases import pool_with_everything
+    from training.selection.release import _ROLES, _ROOT, _path_hash
+
+    settings.RELEASES_DIR = tmp_path / "releases"
+    battle = pool_with_everything()
+    release = release_build(release_id=Release.objects.create(community=battle.community, version=1).pk)
+    folder = Path(settings.RELEASES_DIR) / release.folder
+    chains, paths = {}, set()
+    for line in (folder / "message_trees.jsonl").read_text().split("\n"):
+        if line.strip():
+            message = json.loads(line)
+            parent = _ROOT if message["parent_id"] is None else chains[message["parent_id"]]
+            chains[message["message_id"]] = _path_hash(parent, _ROLES[message["role"]], message["text"])
+            paths.add(chains[message["message_id"]])
+    records = [json.loads(line) for line in (folder / "preferences.jsonl").read_text().split("\n") if line.strip()]
+    assert sorted(record["source"] for record in records) == ["arena", "correction"]
+    for record in records:
+        chain = _ROOT
+        for message in [*record["prompt"], *record["chosen"]]:
+            chain = _path_hash(chain, message["role"], message["content"])
+        assert chain in paths, record["id"]
