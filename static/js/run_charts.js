@@ -38,7 +38,7 @@
           width: width,
           height: 220,
           scales: { x: { time: false } },
-          axes: [{ label: "step" }, {}],
+          axes: [{ label: "step" }, { size: 70, values: (u, splits) => splits.map((v) => (v == null ? "" : String(Number(v.toPrecision(3))))) }],
           series: [{ label: "step" }].concat(
             columns.map((name, index) => ({ label: name, stroke: COLOURS[index % COLOURS.length], width: 2, spanGaps: true }))
           ),
