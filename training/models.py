@@ -139,6 +139,9 @@ class TrainedModel(models.Model):
         related_name="trained_models",
         help_text="Its endpoint in the community's arena, once promoted.",
     )
+    promotion = models.JSONField(
+        default=dict, blank=True, help_text="Its comparison with the community's current model, and the decision."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     retired_at = models.DateTimeField(null=True, blank=True)
 

@@ -164,3 +164,84 @@ def model_retire(*, actor: User | None, model_id: int) -> TrainedModel:
             model.retired_at = timezone.now()
             model.save(update_fields=["status", "retired_at"])
         return model
+
+
+def promotion_baseline(*, model: TrainedModel) -> tuple[str, Path]:
+    """What a new chat model is compared with: the community's newest active model in its arena,
+    or else the base model it was trained from."""
+    current = (
+        TrainedModel.objects.filter(
+            community=model.community,
+            status=TrainedModel.Status.ACTIVE,
+            endpoint__is_active=True,
+        )
+        .exclude(pk=model.pk)
+        .exclude(method=Run.Method.REWARD)
+        .order_by("-created_at", "-pk")
+        .first()
+    )
+    if current is not None:
+        return current.name, Path(settings.MODELS_DIR) / current.name
+    base = Path(model.run.config.get("base_model") or settings.TRAINING_BASE_MODEL)
+    return base.name, base
+
+
+def model_promotion_consider(*, model_id: int, prompts: list[list[dict]]) -> TrainedModel:
+    """Compare a new chat model with the community's current one on held-out prompts of its
+    release, judged by the community's newest active reward model; promote it when its win rate
+    is above 0.5 plus the community's margin and the community promotes automatically. The
+    comparison and the decision are stored on the model; a comparison that cannot run says why
+    and changes nothing else."""
+    from training.models import TrainingPolicy
+    from training.registry.compare import models_compare
+
+    model = TrainedModel.objects.select_related("community", "run").get(pk=model_id)
+    policy = TrainingPolicy.objects.filter(community=model.community).first() or TrainingPolicy(
+        community=model.community
+    )
+    reward = (
+        TrainedModel.objects.filter(
+            community=model.community, method=Run.Method.REWARD, status=TrainedModel.Status.ACTIVE
+        )
+        .order_by("-created_at", "-pk")
+        .first()
+    )
+    record: dict[str, Any] = {"margin": policy.promotion_margin, "auto_promote": policy.auto_promote}
+    if model.method == Run.Method.REWARD:
+        record |= {"decision": "not a chat model"}
+    elif reward is None:
+        record |= {"decision": "no reward model of the community to judge with: train one first"}
+    elif not prompts:
+        record |= {"decision": "no held-out prompt to compare on"}
+    else:
+        baseline_name, baseline = promotion_baseline(model=model)
+        try:
+            comparison = models_compare(
+                candidate=Path(settings.MODELS_DIR) / model.name,
+                current=baseline,
+                reward=Path(settings.MODELS_DIR) / reward.name,
+                prompts=prompts,
+                seed=model.run.seed,
+            )
+        except Exception as error:  # noqa: BLE001 (the run succeeded; the comparison says why it could not run)
+            record |= {"decision": f"the comparison failed: {error}"[:500]}
+        else:
+            wins = comparison.win_rate > 0.5 + policy.promotion_margin
+            record |= {
+                "against": baseline_name,
+                "judge": reward.name,
+                **comparison.as_json(),
+                "beats_current": wins,
+                "decision": (
+                    "promoted"
+                    if wins and policy.auto_promote
+                    else "beats the current model: the owner may put it into the arena"
+                    if wins
+                    else "does not beat the current model by the margin"
+                ),
+            }
+    TrainedModel.objects.filter(pk=model.pk).update(promotion=record)
+    if record.get("decision") == "promoted":
+        model_promote(actor=None, model_id=model.pk)
+    model.refresh_from_db()
+    return model

@@ -30,6 +30,7 @@ logger = logging.getLogger(__name__)
 
 LOG_LINES = 200
 FRESH_RELEASE_POLL_SECONDS = 2.0
+PROMOTION_PROMPTS = 64  # held-out prompts a new chat model is compared on, at most
 
 
 class RunInputError(Exception):
@@ -155,7 +156,7 @@ def run_execute(*, run_id: int, on_progress: Callable[[Run], None] | None = None
                 keeper.check()
                 return Run.objects.filter(pk=run.pk, cancel_requested_at__isnull=False).exists()
 
-            model = _train_and_register(run, lease, work, final, log, progress, should_stop)
+            model, held_out_prompts = _train_and_register(run, lease, work, final, log, progress, should_stop)
     except LeaseLost:
         # Declared dead meanwhile: the run is failed already, with the reason; leave nothing.
         run_partial_outputs_remove(run)
@@ -186,7 +187,22 @@ def run_execute(*, run_id: int, on_progress: Callable[[Run], None] | None = None
         logger.warning("Run %s ended %s: %s", run.pk, fields["status"], fields.get("error", ""))
         return Run.objects.get(pk=run.pk)
     logger.info("Run %s succeeded: model %s", run.pk, model.name)
+    if model.method != Run.Method.REWARD:
+        _promotion_consider(model, held_out_prompts)
     return Run.objects.get(pk=run.pk)
+
+
+def _promotion_consider(model: TrainedModel, prompts: list[list[dict]]) -> None:
+    """After a chat model is registered: compare it with the community's current model and
+    promote it if it wins by the margin (docs/runs.md). Never undoes the run's success."""
+    from training.registry.services import model_promotion_consider
+
+    try:
+        considered = model_promotion_consider(model_id=model.pk, prompts=prompts[:PROMOTION_PROMPTS])
+    except Exception:
+        logger.exception("The promotion check of %s failed", model.name)
+        return
+    logger.info("Promotion of %s: %s", model.name, considered.promotion.get("decision"))
 
 
 def _train_and_register(
@@ -197,7 +213,7 @@ def _train_and_register(
     log: RunLog,
     progress: Callable[..., None],
     should_stop: Callable[[], bool],
-) -> TrainedModel:
+) -> tuple[TrainedModel, list[list[dict]]]:
     from training.registry.services import model_register_prepare, trained_model_create
     from training.selection import SelectionConfig, release_preferences_read, select, selection_manifest_write
     from training.trainers import TrainingConfig, train
@@ -282,4 +298,6 @@ def _train_and_register(
         shutil.rmtree(final, ignore_errors=True)
         raise
     run_partial_outputs_remove(run)  # the work folder (the model folder is registered: kept)
-    return model
+    held_out = set(map(str, getattr(result, "held_out_ids", []) or []))
+    prompts = [record["prompt"] for record in selection.kept if str(record.get("id")) in held_out]
+    return model, prompts
