@@ -8,6 +8,7 @@ from tests.conftest import browser, page, platform_url, screenshot  # noqa: F401
 from training.models import Run
 from training.runs.execute import run_execute
 from training.tests.runs_setup import community_with_votes, release_published
+from training.tests.test_runs_dead_worker import queues_purge
 
 pytestmark = [pytest.mark.browser]
 
@@ -38,6 +39,7 @@ def test_the_owner_trains_now_and_watches_the_run_to_its_model(
     run = Run.objects.get()
     assert (run.created_by, run.config["training"]) == (owner, {"max_steps": 3})
 
+    queues_purge()  # the message Train now queued: this test is the worker
     run_execute(run_id=run.pk)  # what the ml worker does; the page keeps polling meanwhile
     expect(page.locator("#run-status")).to_have_text("Succeeded")
     expect(page.locator("#run-progress progress")).to_have_attribute("value", "100")
