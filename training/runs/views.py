@@ -116,7 +116,7 @@ def model_list(request: HttpRequest) -> HttpResponse:
         own = [(model, model_lineage(model)) for model in models if model.community_id == community.pk]
         if own:
             groups.append((community, own))
-    return render(request, "training/model_list.html", {"groups": groups})
+    return render(request, "training/model_list.html", {"groups": groups, "communities": community_list()})
 
 
 def model_detail(request: HttpRequest, model_id: int) -> HttpResponse:

@@ -128,3 +128,11 @@ def test_the_polled_progress_fragment_stops_polling_once_the_run_ended(client, p
     ended = client.get(f"{url}?part=progress", headers={"HX-Request": "true"}).content.decode()
     assert "hx-trigger" not in ended
     assert "Cancelled by x. Nothing was kept." in ended
+
+
+def test_the_models_page_is_public_and_links_every_communitys_runs(client, published):
+    community, _ = published
+    response = client.get(reverse("training:models"))
+    assert response.status_code == 200
+    assert reverse("training:runs", args=[community.slug]).encode() in response.content
+    assert b"No model trained yet." in response.content
