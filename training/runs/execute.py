@@ -288,7 +288,13 @@ def _train_and_register(
                 stage="Succeeded",
                 final_metrics=result.metrics,
                 metrics=result.history or history,
-                outputs={"model": model.pk, "folder": str(final), "weights": entry["weights"]},
+                outputs={
+                    "model": model.pk,
+                    "folder": str(final),
+                    "weights": entry["weights"],
+                    "trainer_device": getattr(result, "device", ""),
+                    "world_size": getattr(result, "world_size", 1),
+                },
                 log_tail=log.text(),
                 finished_at=timezone.now(),
             )

@@ -190,7 +190,7 @@ def run_start(
                 trigger=trigger,
                 retry_of=retry_of,
                 created_by=actor,
-                stage="Waiting for an ml worker",
+                stage="Waiting for an ml worker" if enqueue else "Starting",
             )
             if enqueue:
                 from training.tasks import run_execute_task

@@ -86,7 +86,14 @@ def test_a_queued_run_trains_on_its_release_and_registers_the_model(published, t
     assert model.metrics == run.final_metrics
     assert model.parent is None
     assert model.name == f"{community.slug}-dpo-run{run.pk}"
-    assert run.outputs == {"model": model.pk, "folder": str(settings.MODELS_DIR / model.name), "weights": model.weights}
+    assert run.outputs == {
+        "model": model.pk,
+        "folder": str(settings.MODELS_DIR / model.name),
+        "weights": model.weights,
+        "trainer_device": run.outputs["trainer_device"],
+        "world_size": 1,
+    }
+    assert run.outputs["trainer_device"].split(" ")[0] == run.device.split(" ")[0]  # cpu, or cuda
     assert folder_listing() == [model.name]  # the work folder is gone
     assert arena_state() == arena  # promotion is a separate step
 
