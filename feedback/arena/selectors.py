@@ -31,12 +31,9 @@ def battle_get_for_judge(*, judge: User, battle_id: int, for_update: bool = Fals
         raise Http404("No such battle.") from None
 
 
-def battle_get_for_vote(*, judge: User, battle_id: object) -> Battle:
-    """The judge's battle for a vote, in one statement: with its conversation (both rows locked
-    until the transaction ends, so votes on a battle, and in a conversation, go one at a time),
-    its models and community, and whether the judge may contribute to the community now
-    (`judge_may_contribute`: a member under its current licence) and is under a sanction there
-    (`judge_is_sanctioned`). 404 for anyone else's battle."""
+def _battles_voteable_by(judge: User) -> QuerySet[Battle]:
+    """Battles with `judge_may_contribute` (a member of the battle's community under its current
+    licence) and `judge_is_sanctioned` (a sanction in force there, or everywhere) for `judge`."""
     community = OuterRef("community_id")
     current_licence = Membership.objects.filter(
         user=judge,
@@ -48,15 +45,46 @@ def battle_get_for_vote(*, judge: User, battle_id: object) -> Battle:
     in_force = Sanction.objects.filter(Q(community__isnull=True) | Q(community=community), user=judge).filter(
         Q(kind=Sanction.Kind.BAN) | Q(kind=Sanction.Kind.SUSPEND, until__gt=timezone.now()), lifted_at__isnull=True
     )
+    return Battle.objects.annotate(judge_may_contribute=Exists(current_licence), judge_is_sanctioned=Exists(in_force))
+
+
+def battle_get_for_vote(*, judge: User, battle_id: object) -> Battle:
+    """The judge's battle for a vote, in one statement: with its conversation (both rows locked
+    until the transaction ends, so votes on a battle, and in a conversation, go one at a time),
+    its models and community, and whether the judge may contribute to the community now
+    (`judge_may_contribute`: a member under its current licence) and is under a sanction there
+    (`judge_is_sanctioned`). 404 for anyone else's battle."""
     battles = (
-        Battle.objects.select_related("model_a", "model_b", "community", "conversation")
+        _battles_voteable_by(judge)
+        .select_related("model_a", "model_b", "community", "conversation")
         .select_for_update(of=("self", "conversation"))
-        .annotate(judge_may_contribute=Exists(current_licence), judge_is_sanctioned=Exists(in_force))
     )
     try:
         return battles.get(pk=battle_id, judge=judge)
     except (Battle.DoesNotExist, ValueError, TypeError):
         raise Http404("No such battle.") from None
+
+
+def battle_ready_for_vote_sql(*, judge: User, battle_id: int) -> tuple[str, tuple]:
+    """The SQL and parameters of a SELECT of (id, conversation id, the conversation's
+    `names_revealed_at`) for the judge's battle if a vote on it would be recorded now: ready,
+    the judge a member under the current licence, no sanction in force. The same conditions as
+    `battle_get_for_vote` checks one by one, for the vote's single statement
+    (`services._battle_vote_statement`), which adds the row locks itself (`select_for_update`
+    refuses to compile outside a transaction). Raises EmptyResultSet for an id no row can have."""
+    battles = (
+        _battles_voteable_by(judge)
+        .filter(
+            pk=battle_id,
+            judge=judge,
+            status=Battle.Status.READY,
+            judge_may_contribute=True,
+            judge_is_sanctioned=False,
+        )
+        .order_by()
+        .values_list("pk", "conversation_id", "conversation__names_revealed_at")
+    )
+    return battles.query.sql_with_params()
 
 
 def conversation_get_for_owner(*, owner: User, conversation_id: int, community: Community) -> Conversation:

@@ -5,9 +5,11 @@ These are the only functions that create or change a Battle.
 
 import random
 import uuid
+from contextlib import nullcontext
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.core.exceptions import EmptyResultSet
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from community.errors import Conflict, NotAllowed, RequestRejected, Unavailable
@@ -17,6 +19,7 @@ from feedback.arena.identity import answer_reveals_identity, identity_terms
 from feedback.arena.selectors import (
     arena_endpoints_available,
     battle_get_for_vote,
+    battle_ready_for_vote_sql,
     conversation_get_for_owner,
     conversation_last_battle,
 )
@@ -161,6 +164,18 @@ def battle_vote_cast(*, judge: User, battle_id: object, winner: object, idempote
     except ValueError:
         raise RequestRejected("The vote has no valid idempotency key (a UUID).") from None
 
+    # PostgreSQL: the whole vote in one statement when it can be recorded. When it records
+    # nothing (or on SQLite), the transaction below finds out why, or returns a replay's result.
+    if connection.vendor == "postgresql" and judge.is_active:
+        try:
+            # Inside a caller's transaction, a savepoint: a refused key leaves it usable.
+            with transaction.atomic() if connection.in_atomic_block else nullcontext():
+                battle = _battle_vote_statement(judge=judge, battle_id=battle_id, winner=winner, key=key)
+        except IntegrityError:
+            raise Conflict("That idempotency key was already used for another vote.") from None
+        if battle is not None:
+            return battle
+
     # Three statements: the battle with everything the checks need (locked with its
     # conversation), the battle's update, and, at the conversation's first vote, its reveal.
     try:
@@ -193,3 +208,72 @@ def battle_vote_cast(*, judge: User, battle_id: object, winner: object, idempote
             return battle
     except IntegrityError:
         raise Conflict("That idempotency key was already used for another vote.") from None
+
+
+def _loaded(model, **values):
+    """An instance of `model` as the ORM loads one with only these fields (the others deferred,
+    read on first use): `from_db` takes the values in the order of the model's fields."""
+    names = [field.attname for field in model._meta.concrete_fields if field.attname in values]
+    return model.from_db(connection.alias, names, [values[name] for name in names])
+
+
+def _battle_vote_statement(*, judge: User, battle_id: object, winner: str, key: uuid.UUID) -> Battle | None:
+    """The vote as one statement on PostgreSQL, committed on its own in autocommit: the voted
+    battle with its community, models and conversation, or None when it recorded nothing (not
+    the judge's battle, not ready, voted already, the judge not a member under the current
+    licence, or sanctioned). Raises IntegrityError when the key was used for another battle.
+
+    Raw SQL, because the ORM has no data-modifying CTE and no UPDATE ... FROM ... RETURNING; the
+    conditions are the ORM's own (`battle_ready_for_vote_sql`, those `battle_get_for_vote`
+    reads). `locked` locks the battle and its conversation rows, in the slow path's order (one
+    `FOR UPDATE OF` both), so a vote on this battle or another of this conversation waits for
+    ours to commit; after the wait, PostgreSQL reads the rows' newest versions and checks the
+    conditions again (so a second vote on this battle finds it voted and records nothing, and
+    a vote on another battle of the conversation finds its names revealed). `voted` writes the
+    vote, blind only if the names were not revealed before; `reveal` sets the conversation's
+    `names_revealed_at` at its first vote (`IS NULL` checked against the newest, locked row).
+    The time is taken before the statement waits, so a vote that waited for another's reveal
+    is dated no earlier than it (as the slow path, which reads the clock after its locks)."""
+    try:
+        ready_sql, ready_params = battle_ready_for_vote_sql(judge=judge, battle_id=battle_id)
+    except (EmptyResultSet, ValueError, TypeError):
+        return None  # no battle has that id: the slow path says 404
+    battle_table = connection.ops.quote_name(Battle._meta.db_table)
+    conversation_table = connection.ops.quote_name(Conversation._meta.db_table)
+    fields = Battle._meta.concrete_fields
+    columns = ", ".join(f"v.{connection.ops.quote_name(field.column)}" for field in fields)
+    returned = ", ".join(f"b.{connection.ops.quote_name(field.column)}" for field in fields)
+    sql = f"""
+        WITH locked (id, conversation_id, revealed_before) AS (
+            {ready_sql} FOR UPDATE OF {battle_table}, {conversation_table}
+        ), voted AS (
+            UPDATE {battle_table} AS b
+            SET winner = %s, status = %s, voted_at = GREATEST(%s, locked.revealed_before), vote_idempotency_key = %s,
+                is_blind = b.is_blind AND locked.revealed_before IS NULL
+            FROM locked WHERE b.id = locked.id
+            RETURNING {returned}, locked.revealed_before
+        ), reveal AS (
+            UPDATE {conversation_table} AS c SET names_revealed_at = v.voted_at
+            FROM voted AS v WHERE c.id = v.conversation_id AND c.names_revealed_at IS NULL
+        )
+        SELECT {columns}, v.revealed_before, community.slug, community.name, model_a.name, model_b.name
+        FROM voted AS v
+        JOIN {connection.ops.quote_name(Community._meta.db_table)} AS community ON community.id = v.community_id
+        JOIN {connection.ops.quote_name(ModelEndpoint._meta.db_table)} AS model_a ON model_a.id = v.model_a_id
+        JOIN {connection.ops.quote_name(ModelEndpoint._meta.db_table)} AS model_b ON model_b.id = v.model_b_id
+    """  # noqa: S608 (names from the models, every value a parameter)
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, (*ready_params, winner, Battle.Status.VOTED, now, key))
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    values, (revealed_before, slug, community_name, name_a, name_b) = row[: len(fields)], row[len(fields) :]
+    battle = Battle.from_db(connection.alias, [field.attname for field in fields], values)
+    battle.community = _loaded(Community, id=battle.community_id, slug=slug, name=community_name)
+    battle.model_a = _loaded(ModelEndpoint, id=battle.model_a_id, name=name_a)
+    battle.model_b = _loaded(ModelEndpoint, id=battle.model_b_id, name=name_b)
+    battle.conversation = _loaded(
+        Conversation, id=battle.conversation_id, names_revealed_at=revealed_before or battle.voted_at
+    )
+    return battle

@@ -1,11 +1,13 @@
-"""What one vote over the API costs: its SQL statements (exactly), its Redis round trips (exactly
-one, for the token's throttle and the two vote rate limits together; only with REDIS_URL), and
-that the budgets it takes are taken all or none."""
+"""What one vote over the API costs: its SQL statements (exactly: on PostgreSQL two, the token and
+the vote's one statement), its Redis round trips (exactly one, for the token's throttle and the
+two vote rate limits together; only with REDIS_URL), and that the budgets it takes are taken all
+or none."""
 
 import os
 import uuid
 
 import pytest
+from django.db import connection
 
 from community.tests.factories import MembershipFactory, UserFactory
 from feedback.models import Battle
@@ -30,13 +32,64 @@ def judge_with_battles():
     return key, [battle_ready(judge=judge, community=community) for _ in range(3)]
 
 
-# Outside a test transaction (transaction=True) the vote's own transaction is a real one, as in
-# production: BEGIN (SQLite: BEGIN IMMEDIATE) and COMMIT, no savepoints.
+# Outside a test transaction (transaction=True) the vote runs as in production: on PostgreSQL
+# one statement in autocommit; elsewhere (SQLite) a real transaction, BEGIN IMMEDIATE and COMMIT.
 TRANSACTION = 2
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_vote_costs_four_statements_and_a_replay_two(client, judge_with_battles, django_assert_num_queries):
+def test_a_vote_costs_two_statements_on_postgresql(client, judge_with_battles, django_assert_num_queries):
+    if connection.vendor != "postgresql":
+        pytest.skip("the one-statement vote is PostgreSQL's")
+    key, (first, second, third) = judge_with_battles
+    assert vote(client, key, first).status_code == 200  # the token's last use is written once, here
+    # The token (with its user), and the vote: the battle and its conversation locked after the
+    # checks (the judge's membership and sanctions), the battle's update, the conversation's
+    # reveal, and the community's and models' names, all in one statement.
+    idempotency_key = str(uuid.uuid4())
+    with django_assert_num_queries(2) as captured:
+        response = vote(client, key, second, idempotency_key)
+    assert response.status_code == 200
+    assert captured.captured_queries[1]["sql"].split()[:2] == ["WITH", "locked"]
+    assert response.json() == {
+        "id": second.pk,
+        "community": second.community.slug,
+        "conversation": second.conversation_id,
+        "turn": 1,
+        "status": "voted",
+        "winner": "model_a",
+        "is_blind": True,
+        "language": second.language,
+        "model_a": second.model_a.name,
+        "model_b": second.model_b.name,
+        "created_at": response.json()["created_at"],
+        "voted_at": response.json()["voted_at"],
+    }
+    stored = Battle.objects.select_related("conversation").get(pk=second.pk)
+    assert (stored.status, stored.winner, str(stored.vote_idempotency_key), stored.is_blind) == (
+        "voted",
+        "model_a",
+        idempotency_key,
+        True,
+    )
+    assert stored.conversation.names_revealed_at == stored.voted_at
+    # The same key again: the token, the one statement (it records nothing), then the
+    # transaction that finds the key's first result: BEGIN, the battle, COMMIT.
+    with django_assert_num_queries(3 + TRANSACTION):
+        replay = vote(client, key, second, idempotency_key)
+    assert replay.json() == response.json()
+    # A later turn in a conversation whose names are out: still two, and not blind.
+    follow_up = battle_ready(judge=second.judge, community=second.community, conversation_id=second.conversation_id)
+    with django_assert_num_queries(2):
+        assert vote(client, key, follow_up).json()["is_blind"] is False
+    assert Battle.objects.get(pk=follow_up.pk).is_blind is False
+    assert Battle.objects.get(pk=third.pk).status == Battle.Status.READY
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_vote_costs_four_statements_and_a_replay_two_on_sqlite(client, judge_with_battles, django_assert_num_queries):
+    if connection.vendor == "postgresql":
+        pytest.skip("PostgreSQL votes in one statement")
     key, (first, second, third) = judge_with_battles
     assert vote(client, key, first).status_code == 200  # the token's last use is written once, here
     # The token (with its user); the battle with its conversation, models, community, the
