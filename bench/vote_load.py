@@ -11,7 +11,8 @@ on, with budgets too large to refuse anything, so every check still runs.
 
 Prints, per concurrency, the medians over the repeats of throughput (requests/s), p50 and p99
 latency, the throughput ratio platform/baseline, and the acknowledged (200/201) against stored
-votes, counted in the database afterwards.
+votes, counted in the database afterwards; and the range of the machine's load average (one
+minute) read before and after each run.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/vote_bench REDIS_URL=redis://127.0.0.1:6379/9 \\
         .venv/bin/python bench/vote_load.py [--repeats 3] [--requests 600] [--workers 1 | --processes 2]
@@ -227,6 +228,7 @@ def main() -> None:
     cache = "Redis" if env.get("REDIS_URL") else "local memory"
     layout = f"uvicorn --workers {arguments.workers}" if arguments.processes == 1 else f"{arguments.processes} uvicorns"
     print(f"vote_load: {database}, {cache}, {layout}, {arguments.repeats} repeats, requests per run {plan}")
+    loads = [os.getloadavg()[0]]
     results: dict[tuple[int, str], list[dict]] = {}
     try:
         asyncio.run(load(urls, key, "platform", battles[:32], 32))  # warm: connections, the Redis script
@@ -244,12 +246,14 @@ def main() -> None:
                     run["stored"] = stored(kind, run["acknowledged"])
                     run["sent"] = len(ids)
                     results.setdefault((concurrency, kind), []).append(run)
+                    loads.append(os.getloadavg()[0])
     finally:
         for server in servers:
             server.terminate()
         for server in servers:
             server.wait(timeout=30)
 
+    print(f"  load average (1 min) before and after each run: {min(loads):.1f} to {max(loads):.1f}")
     for concurrency in plan:
         line = {}
         for kind in ("baseline", "platform"):

@@ -1,5 +1,8 @@
 """Reads for the arena, each scoped to who is asking."""
 
+from datetime import UTC, datetime
+
+from django.db import connection
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
@@ -31,9 +34,10 @@ def battle_get_for_judge(*, judge: User, battle_id: int, for_update: bool = Fals
         raise Http404("No such battle.") from None
 
 
-def _battles_voteable_by(judge: User) -> QuerySet[Battle]:
+def _battles_voteable_by(judge: User, now: datetime | None = None) -> QuerySet[Battle]:
     """Battles with `judge_may_contribute` (a member of the battle's community under its current
-    licence) and `judge_is_sanctioned` (a sanction in force there, or everywhere) for `judge`."""
+    licence) and `judge_is_sanctioned` (a sanction in force there, or everywhere, at `now`) for
+    `judge`."""
     community = OuterRef("community_id")
     current_licence = Membership.objects.filter(
         user=judge,
@@ -43,7 +47,8 @@ def _battles_voteable_by(judge: User) -> QuerySet[Battle]:
         licence_name=OuterRef("community__licence_name"),
     )
     in_force = Sanction.objects.filter(Q(community__isnull=True) | Q(community=community), user=judge).filter(
-        Q(kind=Sanction.Kind.BAN) | Q(kind=Sanction.Kind.SUSPEND, until__gt=timezone.now()), lifted_at__isnull=True
+        Q(kind=Sanction.Kind.BAN) | Q(kind=Sanction.Kind.SUSPEND, until__gt=now or timezone.now()),
+        lifted_at__isnull=True,
     )
     return Battle.objects.annotate(judge_may_contribute=Exists(current_licence), judge_is_sanctioned=Exists(in_force))
 
@@ -65,26 +70,54 @@ def battle_get_for_vote(*, judge: User, battle_id: object) -> Battle:
         raise Http404("No such battle.") from None
 
 
-def battle_ready_for_vote_sql(*, judge: User, battle_id: int) -> tuple[str, tuple]:
+# Stand-ins for the judge, the battle and the time, compiled into the SQL once and found among
+# its parameters (`battle_ready_for_vote_sql`).
+_JUDGE, _BATTLE = -(2**62) - 17, -(2**62) - 29
+_NOW = datetime(1901, 2, 3, 4, 5, 6, 789012, tzinfo=UTC)
+_ready_for_vote: dict[str, tuple[str, list, list[tuple[int, str]]]] = {}
+
+
+def battle_ready_for_vote_sql(*, judge: User, battle_id: int, now: datetime) -> tuple[str, list]:
     """The SQL and parameters of a SELECT of (id, conversation id, the conversation's
-    `names_revealed_at`) for the judge's battle if a vote on it would be recorded now: ready,
-    the judge a member under the current licence, no sanction in force. The same conditions as
-    `battle_get_for_vote` checks one by one, for the vote's single statement
+    `names_revealed_at`) for the judge's battle if a vote on it would be recorded at `now`:
+    ready, the judge a member under the current licence, no sanction in force. The same
+    conditions as `battle_get_for_vote` checks one by one, for the vote's single statement
     (`services._battle_vote_statement`), which adds the row locks itself (`select_for_update`
-    refuses to compile outside a transaction). Raises EmptyResultSet for an id no row can have."""
-    battles = (
-        _battles_voteable_by(judge)
-        .filter(
-            pk=battle_id,
-            judge=judge,
-            status=Battle.Status.READY,
-            judge_may_contribute=True,
-            judge_is_sanctioned=False,
+    refuses to compile outside a transaction).
+
+    The ORM compiles it once per process and database, with stand-ins for the judge, the battle
+    and the time, whose places among the parameters are then filled in for each vote: compiling
+    it anew took 2.6 ms of a vote's time, more than the statement itself."""
+    compiled = _ready_for_vote.get(connection.alias)
+    if compiled is None:
+        battles = (
+            _battles_voteable_by(User(pk=_JUDGE), now=_NOW)
+            .filter(
+                pk=_BATTLE,
+                judge_id=_JUDGE,
+                status=Battle.Status.READY,
+                judge_may_contribute=True,
+                judge_is_sanctioned=False,
+            )
+            .order_by()
+            .values_list("pk", "conversation_id", "conversation__names_revealed_at")
         )
-        .order_by()
-        .values_list("pk", "conversation_id", "conversation__names_revealed_at")
-    )
-    return battles.query.sql_with_params()
+        sql, params = battles.query.sql_with_params()
+        places = [
+            (index, name)
+            for index, value in enumerate(params)
+            for name, stand_in in (("judge", _JUDGE), ("battle", _BATTLE), ("now", _NOW))
+            if type(value) is type(stand_in) and value == stand_in
+        ]
+        if {name for _, name in places} != {"judge", "battle", "now"}:  # pragma: no cover (a change of the query)
+            raise RuntimeError("The vote's conditions lost a parameter: " + sql)
+        compiled = _ready_for_vote[connection.alias] = (sql, list(params), places)
+    sql, params, places = compiled
+    values = {"judge": judge.pk, "battle": battle_id, "now": now}
+    params = params.copy()
+    for index, name in places:
+        params[index] = values[name]
+    return sql, params
 
 
 def conversation_get_for_owner(*, owner: User, conversation_id: int, community: Community) -> Conversation:

@@ -8,7 +8,6 @@ import uuid
 from contextlib import nullcontext
 
 from django.conf import settings
-from django.core.exceptions import EmptyResultSet
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
@@ -235,9 +234,13 @@ def _battle_vote_statement(*, judge: User, battle_id: object, winner: str, key: 
     The time is taken before the statement waits, so a vote that waited for another's reveal
     is dated no earlier than it (as the slow path, which reads the clock after its locks)."""
     try:
-        ready_sql, ready_params = battle_ready_for_vote_sql(judge=judge, battle_id=battle_id)
-    except (EmptyResultSet, ValueError, TypeError):
+        battle_id = int(battle_id)
+    except (ValueError, TypeError):
         return None  # no battle has that id: the slow path says 404
+    if not -(2**63) <= battle_id < 2**63:
+        return None
+    now = timezone.now()
+    ready_sql, ready_params = battle_ready_for_vote_sql(judge=judge, battle_id=battle_id, now=now)
     battle_table = connection.ops.quote_name(Battle._meta.db_table)
     conversation_table = connection.ops.quote_name(Conversation._meta.db_table)
     fields = Battle._meta.concrete_fields
@@ -262,7 +265,6 @@ def _battle_vote_statement(*, judge: User, battle_id: object, winner: str, key: 
         JOIN {connection.ops.quote_name(ModelEndpoint._meta.db_table)} AS model_a ON model_a.id = v.model_a_id
         JOIN {connection.ops.quote_name(ModelEndpoint._meta.db_table)} AS model_b ON model_b.id = v.model_b_id
     """  # noqa: S608 (names from the models, every value a parameter)
-    now = timezone.now()
     with connection.cursor() as cursor:
         cursor.execute(sql, (*ready_params, winner, Battle.Status.VOTED, now, key))
         row = cursor.fetchone()
