@@ -207,10 +207,16 @@ def main() -> None:
             by_id = {pair["id"]: pair for pair in pairs}
             baseline_rows = [by_id[row["id"]] for row in train_rows]
             runs: dict[str, list[dict]] = {"platform": [], "baseline": []}
-            for _ in range(arguments.repeats):
+            for repeat in range(arguments.repeats):
                 runs["platform"].append(platform_run(method, base, pairs, arguments, folder))
                 runs["baseline"].append(baseline_run(method, base, baseline_rows, arguments, folder))
-            summary = {}
+                if not arguments.json:
+                    print(
+                        f"  {method} round {repeat + 1}: platform {runs['platform'][-1]['tokens_per_second']:.1f}"
+                        f" tok/s, baseline {runs['baseline'][-1]['tokens_per_second']:.1f} tok/s",
+                        flush=True,
+                    )
+            summary = {"rounds": runs}
             for side, measured in runs.items():
                 summary[side] = {
                     "tokens_per_second": statistics.median(run["tokens_per_second"] for run in measured),
