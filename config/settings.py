@@ -193,6 +193,8 @@ CELERY_TIMEZONE = "UTC"
 # running would be delivered twice (a redelivered job does nothing: jobs are claimed once).
 JOB_TIME_LIMIT = env.int("JOB_TIME_LIMIT", default=6 * 3600)
 JOB_LEASE_SECONDS = env.int("JOB_LEASE_SECONDS", default=120)
+# A job still queued this long after its task was sent gets its task sent again (a lost message).
+JOB_RESEND_SECONDS = env.int("JOB_RESEND_SECONDS", default=900)
 if REDIS_URL:
     CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] = JOB_TIME_LIMIT + 3600
 

@@ -43,6 +43,7 @@ LEASE_FIELDS = ["worker", "lease_token", "heartbeat_at", "lease_expires_at"]
 class LeasedJob(models.Model):
     """The lease columns of a long job's row (an abstract model: add it to the job's bases)."""
 
+    LEASE_QUEUED: ClassVar[str] = "queued"  # the status while its task waits for a worker
     LEASE_RUNNING: ClassVar[str] = "running"  # the status while a worker holds the lease
     LEASE_FAILED: ClassVar[str] = "failed"  # the status a dead worker's job is given
 
@@ -51,6 +52,9 @@ class LeasedJob(models.Model):
     heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="When its worker last answered.")
     lease_expires_at = models.DateTimeField(
         null=True, blank=True, help_text="Running and past this time: its worker is dead."
+    )
+    enqueued_at = models.DateTimeField(
+        null=True, blank=True, help_text="When its task was last sent to the queue (while it is queued)."
     )
 
     class Meta:
@@ -209,3 +213,30 @@ def leases_reap(
         cleanup(job)
         reaped.append(job)
     return reaped
+
+
+def queued_jobs_resend(
+    model: type[LeasedJob],
+    *,
+    send: Callable[[Any], None],
+    now: datetime | None = None,
+) -> list[Any]:
+    """Send the task again of every job of `model` still queued `JOB_RESEND_SECONDS` after its
+    task was last sent, and return those jobs.
+
+    A broker that drops a message its worker took (kombu's filesystem transport, the embedded
+    default, deletes it on delivery) would otherwise leave a job queued for ever once that worker
+    was killed before it claimed the job, and a kind that allows one job in flight (release
+    builds) could never start again. Sending again is safe: a task claims its job only while it
+    is queued, once, so the extra message of a job that was merely waiting does nothing.
+    """
+    now = now or timezone.now()
+    stale = now - timedelta(seconds=settings.JOB_RESEND_SECONDS)
+    resent = []
+    for pk in list(model.objects.filter(status=model.LEASE_QUEUED, enqueued_at__lt=stale).values_list("pk", flat=True)):
+        if model.objects.filter(pk=pk, status=model.LEASE_QUEUED, enqueued_at__lt=stale).update(enqueued_at=now):
+            job = model.objects.get(pk=pk)
+            transaction.on_commit(lambda job=job: send(job))
+            logger.warning("%s %s still queued since %s: its task was sent again", model.__name__, pk, stale)
+            resent.append(job)
+    return resent

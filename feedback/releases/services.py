@@ -19,7 +19,16 @@ from django.utils import timezone
 
 from community.errors import Conflict, NotAllowed
 from community.models import Community, User
-from feedback.jobs.lease import LEASE_FIELDS, LeaseKeeper, LeaseLost, lease_end, lease_grant, lease_kept, leases_reap
+from feedback.jobs.lease import (
+    LEASE_FIELDS,
+    LeaseKeeper,
+    LeaseLost,
+    lease_end,
+    lease_grant,
+    lease_kept,
+    leases_reap,
+    queued_jobs_resend,
+)
 from feedback.models import Release
 from feedback.releases import pool
 from feedback.releases.datasheet import datasheet_generate, release_notes_generate
@@ -60,7 +69,9 @@ def release_build_start(*, actor: User | None, community: Community | None) -> R
             if existing is not None:
                 return existing
             last = Release.objects.filter(community=community).aggregate(last=Max("version"))["last"] or 0
-            release = Release.objects.create(community=community, version=last + 1, created_by=actor)
+            release = Release.objects.create(
+                community=community, version=last + 1, created_by=actor, enqueued_at=timezone.now()
+            )
             from feedback.tasks import release_build_task
 
             transaction.on_commit(lambda: release_build_task.delay(release.pk))
@@ -71,7 +82,12 @@ def release_build_start(*, actor: User | None, community: Community | None) -> R
 
 def release_builds_reap() -> list[Release]:
     """Fail every build whose worker stopped answering (its lease ran out) and remove its
-    partial files. Runs on every start of a build and every minute on the schedule."""
+    partial files, and send again the task of a build queued too long (its message may have
+    been lost with a killed worker). Runs on every start of a build and every minute on the
+    schedule."""
+    from feedback.tasks import release_build_task
+
+    queued_jobs_resend(Release, send=lambda release: release_build_task.delay(release.pk))
     return leases_reap(Release, cleanup=_partial_files_remove)
 
 

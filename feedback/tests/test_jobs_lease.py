@@ -246,3 +246,35 @@ def wait_until(condition, seconds=30.0):
             return True
         time.sleep(0.05)
     return False
+
+
+@pytest.fixture
+def tasks_run_eagerly():
+    from config.celery import app
+
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = False
+
+
+def test_a_build_whose_message_was_lost_is_sent_again_and_built(
+    releases_dir, django_capture_on_commit_callbacks, tasks_run_eagerly
+):
+    """kombu's filesystem transport deletes a message when a worker takes it: a worker killed
+    before it claimed the build took the build's only message with it. The scheduled reaper
+    sends the task again once the build has waited JOB_RESEND_SECONDS, and only then."""
+    community = CommunityFactory()
+    sent_long_ago = timezone.now() - timedelta(seconds=settings.JOB_RESEND_SECONDS + 60)
+    lost = Release.objects.create(community=community, version=1, enqueued_at=sent_long_ago)
+    waiting = Release.objects.create(community=CommunityFactory(), version=1, enqueued_at=timezone.now())
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        release_builds_reap_task()
+    assert len(callbacks) == 1
+    assert Release.objects.get(pk=lost.pk).enqueued_at > sent_long_ago
+    with django_capture_on_commit_callbacks(execute=False) as again:
+        release_builds_reap_task()  # sent a moment ago: not again
+    assert again == []
+    callbacks[0]()  # the task, sent again, reaches a worker (eagerly here)
+    assert Release.objects.get(pk=lost.pk).status == "ready"
+    assert Release.objects.get(pk=waiting.pk).status == "queued"
+    assert release_build_start(actor=UserFactory(role="admin"), community=community).version == 2

@@ -19,7 +19,7 @@ from django.utils import timezone
 from community.errors import Conflict, NotAllowed, RequestRejected
 from community.models import Community, User
 from community.permissions import can_govern
-from feedback.jobs.lease import leases_reap
+from feedback.jobs.lease import leases_reap, queued_jobs_resend
 from feedback.models import Release
 from training.models import Run
 
@@ -191,6 +191,7 @@ def run_start(
                 retry_of=retry_of,
                 created_by=actor,
                 stage="Waiting for an ml worker" if enqueue else "Starting",
+                enqueued_at=timezone.now() if enqueue else None,
             )
             if enqueue:
                 from training.tasks import run_execute_task
@@ -276,5 +277,9 @@ def run_partial_outputs_remove(run: Run) -> None:
 
 def runs_reap() -> list[Run]:
     """Fail every run whose worker stopped answering (its lease ran out) and remove its files.
-    Runs on every start of a run and every minute on the schedule."""
+    Runs on every start of a run and every minute on the schedule. A run queued too long gets
+    its task sent again (its message may have been lost with a killed worker: docs/jobs.md)."""
+    from training.tasks import run_execute_task
+
+    queued_jobs_resend(Run, send=lambda run: run_execute_task.delay(run.pk))
     return leases_reap(Run, cleanup=run_partial_outputs_remove)
