@@ -1,7 +1,6 @@
 from django.contrib import admin
 
 from inference.models import ModelEndpoint
-from inference.tasks import endpoints_check_health
 
 
 @admin.register(ModelEndpoint)
@@ -14,5 +13,9 @@ class ModelEndpointAdmin(admin.ModelAdmin):
 
     @admin.action(description="Check health now (in the background)")
     def check_health_now(self, request, queryset):
+        # Imported here: the tasks bring httpx, which every process would otherwise import at
+        # start-up through the admin (0.2 s of every management command).
+        from inference.tasks import endpoints_check_health
+
         endpoints_check_health.delay(endpoint_ids=list(queryset.values_list("pk", flat=True)))
         self.message_user(request, "Health check queued; refresh this page in a few seconds.")
