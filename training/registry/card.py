@@ -181,3 +181,12 @@ come from the same release and say nothing of other data. Preference data reward
 liked, which is not always what is true.
 """
     )
+
+
+def card_parts(card: str) -> tuple[str, str]:
+    """A model card's YAML front matter (without its `---` lines) and its prose; no front matter
+    gives ("", card)."""
+    if not card.startswith("---\n"):
+        return "", card
+    _, front, prose = card.split("---\n", 2)
+    return front, prose

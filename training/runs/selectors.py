@@ -48,6 +48,15 @@ def model_list_for(*, viewer: User, community: Community | None = None) -> Query
     return models.order_by("community__name", "-created_at")
 
 
+def model_list_by_community(*, viewer: User, communities: list[Community]) -> list[tuple]:
+    """The models `viewer` may see, grouped by community in the order of `communities`: a list of
+    (community, [(model, lineage), ...]) with only the communities that have models."""
+    by_community: dict[int, list] = {}
+    for model in model_list_for(viewer=viewer):
+        by_community.setdefault(model.community_id, []).append((model, model_lineage(model)))
+    return [(community, by_community[community.pk]) for community in communities if community.pk in by_community]
+
+
 def model_get_for(*, viewer: User, model_id: int) -> TrainedModel:
     model = TrainedModel.objects.select_related("community", "release", "run", "parent", "endpoint").filter(pk=model_id)
     found = model.first()

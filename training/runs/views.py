@@ -12,12 +12,13 @@ from django.views.decorators.vary import vary_on_headers
 from community.errors import RequestRejected
 from community.selectors import community_get, community_list
 from training.models import Run
+from training.registry.card import card_parts
 from training.registry.services import model_may_manage, model_promote, model_retire
 from training.runs.selectors import (
     metric_series,
     model_get_for,
     model_lineage,
-    model_list_for,
+    model_list_by_community,
     run_get_for,
     run_list_for,
     run_private_visible,
@@ -110,18 +111,14 @@ def run_retry_view(request: HttpRequest, run_id: int) -> HttpResponse:
 
 
 def model_list(request: HttpRequest) -> HttpResponse:
-    models = list(model_list_for(viewer=request.user))
-    groups = []
-    for community in community_list():
-        own = [(model, model_lineage(model)) for model in models if model.community_id == community.pk]
-        if own:
-            groups.append((community, own))
-    return render(request, "training/model_list.html", {"groups": groups, "communities": community_list()})
+    communities = list(community_list())
+    groups = model_list_by_community(viewer=request.user, communities=communities)
+    return render(request, "training/model_list.html", {"groups": groups, "communities": communities})
 
 
 def model_detail(request: HttpRequest, model_id: int) -> HttpResponse:
     model = model_get_for(viewer=request.user, model_id=model_id)
-    _, front, prose = model.card.split("---\n", 2) if model.card.startswith("---\n") else ("", "", model.card)
+    front, prose = card_parts(model.card)
     context = {
         "model": model,
         "lineage": model_lineage(model),
